@@ -1,0 +1,243 @@
+"""Opening a Zarr cube (local folder or s3://) and checking it follows the cube conventions.
+
+Only metadata is read here; values are read later, block by block, by the loader. A `CubeSelection`
+is everything the loader and the registry need to know: which variables, which time steps, which
+window of the grid.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pyproj import CRS
+
+from semantic.errors import CubeError, MissingVariableError, SelectionError
+from semantic.grid import Grid
+
+GEOGRAPHIC_DIMS = ("lat", "lon")
+PROJECTED_DIMS = ("y", "x")
+CUBE_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A (time, y, x) data variable; `column` is its SQL column name."""
+
+    name: str
+    column: str
+    units: str
+    long_name: str
+
+
+@dataclass
+class CubeSelection:
+    """An opened cube plus the part of it to load."""
+
+    uri: str
+    dataset: xr.Dataset
+    grid: Grid
+    variables: list[Variable]
+    time_index: np.ndarray  # integer positions along `time`
+    times: np.ndarray  # datetime64[us] of those positions
+    window: tuple[int, int, int, int]  # row0, row1, col0, col1 (half-open)
+    title: str = ""
+    skipped_static: list[str] = field(default_factory=list)
+
+    @property
+    def n_cells(self) -> int:
+        r0, r1, c0, c1 = self.window
+        return (r1 - r0) * (c1 - c0)
+
+    @property
+    def n_observations(self) -> int:
+        return self.n_cells * len(self.times)
+
+    def time_chunk(self) -> int:
+        """Time steps per block: the cube's own chunking, so each Zarr chunk is read once."""
+        return _chunk(self.dataset, self.variables[0].name, 0, default=8)
+
+    def row_chunk(self) -> int:
+        return _chunk(self.dataset, self.variables[0].name, 1, default=256)
+
+
+def _chunk(ds: xr.Dataset, name: str, axis: int, default: int) -> int:
+    chunks = ds[name].encoding.get("chunks") or ds[name].encoding.get("preferred_chunks")
+    if isinstance(chunks, dict):
+        chunks = tuple(chunks.values())
+    if chunks and len(chunks) > axis:
+        return max(1, int(chunks[axis]))
+    return default
+
+
+def default_cube_id(uri: str) -> str:
+    """`s3://bucket/my-cube.zarr` -> `my_cube`: a valid SQL-safe id from the cube's name."""
+    stem = Path(uri.rstrip("/")).name
+    stem = re.sub(r"\.zarr$", "", stem, flags=re.IGNORECASE)
+    cube_id = re.sub(r"[^a-z0-9_]+", "_", stem.lower()).strip("_")
+    if not cube_id or not cube_id[0].isalpha():
+        cube_id = f"cube_{cube_id}"
+    return cube_id[:40]
+
+
+def check_cube_id(cube_id: str) -> str:
+    if not CUBE_ID_PATTERN.match(cube_id):
+        raise SelectionError(
+            f"invalid cube id {cube_id!r}: expected lowercase letters, digits and '_', starting with a "
+            "letter, at most 40 characters"
+        )
+    return cube_id
+
+
+def column_name(variable: str) -> str:
+    """SQL column for a variable: lowercase identifier, never clashing with our key columns."""
+    name = re.sub(r"[^a-z0-9_]+", "_", variable.lower()).strip("_") or "var"
+    if name[0].isdigit() or name in ("cell_id", "time", "t_key"):
+        name = f"v_{name}"
+    return name[:60]
+
+
+def open_cube(uri: str) -> xr.Dataset:
+    """Open lazily (no dask: the loader reads windows itself) with consolidated metadata if present."""
+    is_remote = "://" in uri
+    if not is_remote and not Path(uri).exists():
+        raise CubeError(f"cube not found: {uri} does not exist")
+    try:
+        return xr.open_zarr(uri, chunks=None, consolidated=None, decode_timedelta=False)
+    except FileNotFoundError as exc:
+        raise CubeError(f"cube not found: {uri} ({exc})") from exc
+    except Exception as exc:
+        raise CubeError(f"cannot open {uri} as a Zarr cube: {type(exc).__name__}: {exc}") from exc
+
+
+def cube_crs(ds: xr.Dataset, y_dim: str) -> CRS:
+    """The CRS from the `crs` grid-mapping variable; lat/lon cubes without one are EPSG:4326."""
+    if "crs" in ds.variables:
+        attrs = ds["crs"].attrs
+        for key in ("crs_wkt", "spatial_ref"):
+            if attrs.get(key):
+                return CRS.from_wkt(attrs[key])
+        try:
+            return CRS.from_cf(attrs)
+        except Exception as exc:
+            raise CubeError(f"variable 'crs' has no usable CF grid-mapping attributes: {exc}") from exc
+    if y_dim == "lat":
+        return CRS.from_epsg(4326)
+    raise CubeError("projected cube has no 'crs' variable: expected CF grid-mapping attrs with crs_wkt")
+
+
+def parse_time_range(text: str | None) -> tuple[np.datetime64, np.datetime64] | None:
+    """`START/END` (ISO dates or date-times, inclusive; either side may be empty)."""
+    if not text:
+        return None
+    if "/" not in text:
+        raise SelectionError(f"invalid --time {text!r}: expected START/END, e.g. 2020-01-01/2020-01-31")
+    start_s, end_s = text.split("/", 1)
+    try:
+        start = pd.Timestamp(start_s) if start_s else pd.Timestamp.min
+        end = pd.Timestamp(end_s) if end_s else pd.Timestamp.max
+    except ValueError as exc:
+        raise SelectionError(f"invalid --time {text!r}: {exc}") from exc
+    if len(end_s) == 10:  # a date: the whole day is included
+        end = end + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    if end < start:
+        raise SelectionError(f"invalid --time {text!r}: END is before START")
+    return np.datetime64(start.to_datetime64(), "us"), np.datetime64(end.to_datetime64(), "us")
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """`WEST,SOUTH,EAST,NORTH` in degrees (EPSG:4326)."""
+    if not text:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise SelectionError(f"invalid --bbox {text!r}: expected WEST,SOUTH,EAST,NORTH numbers") from exc
+    if len(values) != 4 or values[0] >= values[2] or values[1] >= values[3]:
+        raise SelectionError(f"invalid --bbox {text!r}: expected WEST,SOUTH,EAST,NORTH with WEST<EAST, SOUTH<NORTH")
+    return values  # type: ignore[return-value]
+
+
+def select(
+    uri: str,
+    *,
+    variables: list[str] | None = None,
+    time: str | None = None,
+    bbox: str | None = None,
+) -> CubeSelection:
+    """Open the cube, validate it and resolve the user's selection; raises one-line `SemanticError`s."""
+    ds = open_cube(uri)
+    if "time" not in ds.dims:
+        raise CubeError(f"{uri}: no 'time' dimension (found dims {sorted(ds.dims)})")
+    if all(d in ds.dims for d in GEOGRAPHIC_DIMS):
+        y_dim, x_dim = GEOGRAPHIC_DIMS
+    elif all(d in ds.dims for d in PROJECTED_DIMS):
+        y_dim, x_dim = PROJECTED_DIMS
+    else:
+        raise CubeError(f"{uri}: expected dims (time, lat, lon) or (time, y, x), found {sorted(ds.dims)}")
+    crs = cube_crs(ds, y_dim)
+    grid = Grid.from_coords(ds[x_dim].values, ds[y_dim].values, crs, x_dim, y_dim)
+
+    cube_vars = [n for n, v in ds.data_vars.items() if v.dims == ("time", y_dim, x_dim)]
+    static = [n for n, v in ds.data_vars.items() if v.dims == (y_dim, x_dim)]
+    if variables:
+        missing = [v for v in variables if v not in cube_vars]
+        if missing:
+            raise MissingVariableError(
+                f"variable {', '.join(map(repr, missing))} not in cube {uri}: "
+                f"available (time, {y_dim}, {x_dim}) variables are {', '.join(cube_vars) or 'none'}"
+            )
+        chosen = list(dict.fromkeys(variables))
+    else:
+        chosen = cube_vars
+    if not chosen:
+        raise MissingVariableError(f"cube {uri} has no (time, {y_dim}, {x_dim}) data variables")
+    columns = [column_name(v) for v in chosen]
+    if len(set(columns)) != len(columns):
+        raise CubeError(f"variables {chosen} map to clashing SQL column names {columns}")
+    selected = [
+        Variable(
+            name=v,
+            column=c,
+            units=str(ds[v].attrs.get("units", "")),
+            long_name=str(ds[v].attrs.get("long_name", v)),
+        )
+        for v, c in zip(chosen, columns, strict=True)
+    ]
+
+    times = ds["time"].values
+    if not np.issubdtype(times.dtype, np.datetime64):
+        raise CubeError(f"{uri}: 'time' is not a datetime coordinate (dtype {times.dtype})")
+    times = times.astype("datetime64[us]")
+    if times.size > 1 and not np.all(np.diff(times) > np.timedelta64(0, "us")):
+        raise CubeError(f"{uri}: 'time' must be strictly ascending")
+    index = np.arange(times.size)
+    time_range = parse_time_range(time)
+    if time_range is not None:
+        keep = (times >= time_range[0]) & (times <= time_range[1])
+        index = index[keep]
+        if index.size == 0:
+            raise SelectionError(f"--time {time} selects no time step of {uri} ({times[0]} .. {times[-1]})")
+
+    window = (0, grid.height, 0, grid.width)
+    box = parse_bbox(bbox)
+    if box is not None:
+        window = grid.window_for_bbox(box)
+        if window[1] <= window[0] or window[3] <= window[2]:
+            raise SelectionError(f"--bbox {bbox} does not intersect the grid of {uri}")
+
+    return CubeSelection(
+        uri=uri,
+        dataset=ds,
+        grid=grid,
+        variables=selected,
+        time_index=index,
+        times=times[index],
+        window=window,
+        title=str(ds.attrs.get("title", "")),
+        skipped_static=static,
+    )

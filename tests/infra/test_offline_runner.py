@@ -1,0 +1,174 @@
+"""The offline runner: engine URNs, duplicate and invoke checks, secret redaction, determinism."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from infra.manifest import SECRET
+from infra.mock_engine import engine_urn
+from infra.offline import PlanError, evaluate
+from infra.stack_files import REPO_ROOT, StackFileError
+
+NESTED_PROGRAM = """
+import pulumi
+import pulumi_openstack as openstack
+
+class Outer(pulumi.ComponentResource):
+    def __init__(self, name):
+        super().__init__("test:outer:Outer", name, None, None)
+        self.inner = Inner(f"{name}-inner", pulumi.ResourceOptions(parent=self))
+        self.register_outputs({})
+
+class Inner(pulumi.ComponentResource):
+    def __init__(self, name, opts):
+        super().__init__("test:inner:Inner", name, None, opts)
+        self.net = openstack.networking.Network(f"{name}-net", name="n", opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({})
+
+outer = Outer("top")
+openstack.networking.Network("loose", name="loose")
+"""
+
+
+def make_project(tmp_path: Path, program: str, stack_config: dict | None = None) -> Path:
+    """A throwaway Pulumi project: Pulumi.yaml, Pulumi.test.yaml and prog/__main__.py."""
+    (tmp_path / "prog").mkdir()
+    (tmp_path / "prog" / "__main__.py").write_text(textwrap.dedent(program))
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: proj\nruntime: python\nmain: prog/\nconfig:\n  greeting: hello\n"
+        "  sizes:\n    value:\n      small: 1\n      large: 4\n"
+    )
+    body = {"config": stack_config or {}}
+    (tmp_path / "Pulumi.test.yaml").write_text(json.dumps(body))
+    return tmp_path
+
+
+def test_engine_urn_rule_chains_all_ancestor_types_but_not_the_stack():
+    stack_urn = "urn:pulumi:s::p::pulumi:pulumi:Stack::p-s"
+    outer = engine_urn("s", "p", stack_urn, "a:b:Outer", "o")
+    assert outer == "urn:pulumi:s::p::a:b:Outer::o"
+    inner = engine_urn("s", "p", outer, "a:b:Inner", "i")
+    assert inner == "urn:pulumi:s::p::a:b:Outer$a:b:Inner::i"
+    leaf = engine_urn("s", "p", inner, "x:y:Z", "z")
+    assert leaf == "urn:pulumi:s::p::a:b:Outer$a:b:Inner$x:y:Z::z"
+
+
+def test_nested_components_get_engine_urns(tmp_path):
+    manifest = evaluate("test", root=make_project(tmp_path, NESTED_PROGRAM))
+    urns = {record.name: record.urn for record in manifest.resources}
+    assert urns["top"] == "urn:pulumi:test::proj::test:outer:Outer::top"
+    assert urns["top-inner"] == "urn:pulumi:test::proj::test:outer:Outer$test:inner:Inner::top-inner"
+    assert urns["top-inner-net"] == (
+        "urn:pulumi:test::proj::test:outer:Outer$test:inner:Inner"
+        "$openstack:networking/network:Network::top-inner-net"
+    )
+    assert urns["loose"] == "urn:pulumi:test::proj::openstack:networking/network:Network::loose"
+    by_urn = manifest.by_urn()
+    assert by_urn[urns["top-inner-net"]].parent == urns["top-inner"]
+    assert by_urn[urns["top"]].parent == "urn:pulumi:test::proj::pulumi:pulumi:Stack::proj-test"
+
+
+def test_duplicate_resource_names_are_rejected(tmp_path):
+    program = """
+    import pulumi_openstack as openstack
+    openstack.networking.Network("same", name="a")
+    openstack.networking.Network("same", name="b")
+    """
+    with pytest.raises(PlanError, match="duplicate resource URN .*::same"):
+        evaluate("test", root=make_project(tmp_path, program))
+
+
+def test_unmocked_invokes_fail_the_plan(tmp_path):
+    program = """
+    import pulumi
+    import pulumi_openstack as openstack
+    image = openstack.images.get_image_output(name="Ubuntu 22.04")
+    openstack.networking.Network("uses-image", name=image.id)
+    """
+    with pytest.raises(PlanError, match="openstack:images/getImage:getImage has no offline answer"):
+        evaluate("test", root=make_project(tmp_path, program))
+
+
+def test_secrets_are_redacted_wherever_they_flow(tmp_path):
+    program = """
+    import pulumi
+    import pulumi_openstack as openstack
+    import pulumi_random as random
+    config = pulumi.Config()
+    token = config.require_secret("token")
+    openstack.networking.Network("from-config", name="n", description=token)
+    password = random.RandomPassword("pw", length=20)
+    openstack.networking.Network("from-output", name="m", description=password.result)
+    pulumi.export("token", token)
+    pulumi.export("plain", config.require("greeting"))
+    """
+    project = make_project(tmp_path, program, {"proj:token": {"secure": "v1:AAAABBBBCCCC"}})
+    manifest = evaluate("test", root=project)
+    records = {record.name: record for record in manifest.resources}
+    assert records["from-config"].inputs["description"] == SECRET
+    assert records["from-config"].secret_inputs == ["description"]
+    assert records["from-output"].inputs["description"] == SECRET
+    assert records["from-output"].inputs["name"] == "m"
+    assert manifest.outputs == {"plain": "hello", "token": SECRET}
+    text = manifest.to_json()
+    assert "secret-placeholder" not in text
+    assert records["pw"].inputs["length"] == 20
+
+
+def test_project_defaults_and_overrides_reach_the_program(tmp_path):
+    program = """
+    import pulumi
+    import pulumi_openstack as openstack
+    sizes = pulumi.Config().require_object("sizes")
+    for name, count in sorted(sizes.items()):
+        for i in range(count):
+            openstack.networking.Network(f"{name}-{i}", name=f"{name}-{i}")
+    """
+    project = make_project(tmp_path, program)
+    assert len(evaluate("test", root=project).resources) == 5
+    grown = evaluate("test", ["sizes.small=3"], root=project)
+    assert sorted(r.name for r in grown.resources if r.name.startswith("small")) == [
+        "small-0", "small-1", "small-2"
+    ]
+    with pytest.raises(StackFileError, match="no config key 'nope'"):
+        evaluate("test", ["nope.x=1"], root=project)
+
+
+def run_plan(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "infra.plan", *args], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+
+
+def test_json_manifest_is_byte_identical_across_processes():
+    first = run_plan("ovh", "--json")
+    second = run_plan("ovh", "--json")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    manifest = json.loads(first.stdout)
+    assert manifest["stack"] == "ovh"
+    urns = [resource["urn"] for resource in manifest["resources"]]
+    assert urns == sorted(urns) and len(urns) == manifest["resource_count"] > 0
+
+
+def test_text_plan_shows_tree_and_type_counts():
+    result = run_plan("creodias")
+    assert result.returncode == 0, result.stderr
+    assert "stack creodias" in result.stdout
+    assert "openstack:networking/subnet:Subnet" in result.stdout
+    assert "total" in result.stdout
+
+
+def test_plan_errors_are_one_line_with_exit_code_2():
+    missing = run_plan("nostack")
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == ["error: Pulumi.nostack.yaml: file not found in " + str(REPO_ROOT)]
+    bad_key = run_plan("ovh", "--set", "nosuch.count=1")
+    assert bad_key.returncode == 2
+    assert "nosuch" in bad_key.stderr and len(bad_key.stderr.strip().splitlines()) == 1
