@@ -36,7 +36,9 @@ class PlatformNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlatformNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        external = openstack.networking.get_network_output(name=args.external_network, opts=pulumi.InvokeOutputOptions(parent=self))
+        external = openstack.networking.get_network_output(
+            name=args.external_network, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
         self.router = openstack.networking.Router(
             f"{name}-router",
             name=f"{name}-router",

@@ -129,7 +129,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         return engine_urn(self.stack, self.project, parent, type_, name)
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == ROOT_STACK_TYPE:
             self.stack_urn = urn
@@ -169,7 +169,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response.object.CopyFrom(obj)
         return response
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResourceOutputs(self, request: Any) -> Any:
         if request.urn == getattr(self, "stack_urn", None):
             self.stack_outputs = json_format.MessageToDict(request.outputs)
         return super().RegisterResourceOutputs(request)

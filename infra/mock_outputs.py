@@ -45,7 +45,9 @@ def _private_key(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     token = stable_token("key", name, length=32)
     return {
         "privateKeyPem": f"-----BEGIN PRIVATE KEY-----\n{token}\n-----END PRIVATE KEY-----\n",
-        "privateKeyOpenssh": f"-----BEGIN OPENSSH PRIVATE KEY-----\n{token}\n-----END OPENSSH PRIVATE KEY-----\n",
+        "privateKeyOpenssh": (
+            f"-----BEGIN OPENSSH PRIVATE KEY-----\n{token}\n-----END OPENSSH PRIVATE KEY-----\n"
+        ),
         "publicKeyOpenssh": f"ssh-ed25519 AAAAC3{token} {name}\n",
     }
 

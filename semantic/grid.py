@@ -103,6 +103,9 @@ class Grid:
     def is_geographic(self) -> bool:
         return self.pyproj_crs.is_geographic
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 

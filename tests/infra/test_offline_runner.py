@@ -28,7 +28,8 @@ class Outer(pulumi.ComponentResource):
 class Inner(pulumi.ComponentResource):
     def __init__(self, name, opts):
         super().__init__("test:inner:Inner", name, None, opts)
-        self.net = openstack.networking.Network(f"{name}-net", name="n", opts=pulumi.ResourceOptions(parent=self))
+        child = pulumi.ResourceOptions(parent=self)
+        self.net = openstack.networking.Network(f"{name}-net", name="n", opts=child)
         self.register_outputs({})
 
 outer = Outer("top")
@@ -80,7 +81,7 @@ def test_duplicate_resource_names_are_rejected(tmp_path):
     openstack.networking.Network("same", name="a")
     openstack.networking.Network("same", name="b")
     """
-    with pytest.raises(PlanError, match="duplicate resource URN .*::same"):
+    with pytest.raises(PlanError, match=r"duplicate resource URN .*::same"):
         evaluate("test", root=make_project(tmp_path, program))
 
 
@@ -168,7 +169,8 @@ def test_text_plan_shows_tree_and_type_counts():
 def test_plan_errors_are_one_line_with_exit_code_2():
     missing = run_plan("nostack")
     assert missing.returncode == 2
-    assert missing.stderr.strip().splitlines() == ["error: Pulumi.nostack.yaml: file not found in " + str(REPO_ROOT)]
+    expected = f"error: Pulumi.nostack.yaml: file not found in {REPO_ROOT}"
+    assert missing.stderr.strip().splitlines() == [expected]
     bad_key = run_plan("ovh", "--set", "nosuch.count=1")
     assert bad_key.returncode == 2
     assert "nosuch" in bad_key.stderr and len(bad_key.stderr.strip().splitlines()) == 1

@@ -1,0 +1,134 @@
+"""`semantic` command line: a thin typer layer over `semantic.api`.
+
+Every command catches `SemanticError` at the boundary and prints it as ONE line on stderr with exit code
+2; `--traceback` shows the full stack instead. Progress bars go to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from semantic import api
+from semantic.database import DSN_ENV
+from semantic.errors import SemanticError
+
+app = typer.Typer(
+    name="semantic",
+    help="Cube -> PostGIS loader, R2RML/OWL mapping generator and local GeoSPARQL query.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+T = TypeVar("T")
+_options = {"traceback": False}
+
+DsnOption = Annotated[
+    str | None,
+    typer.Option("--dsn", envvar=DSN_ENV, help=f"libpq URI postgresql://user:pass@host:port/db (or ${DSN_ENV})."),
+]
+
+
+@app.callback()
+def main(
+    traceback: Annotated[bool, typer.Option("--traceback", help="Show the full traceback on errors.")] = False,
+) -> None:
+    _options["traceback"] = traceback
+
+
+def run(action: Callable[[], T]) -> T:
+    """Call the library; a SemanticError becomes one line on stderr and exit code 2."""
+    try:
+        return action()
+    except SemanticError as exc:
+        if _options["traceback"]:
+            raise
+        message = " ".join(str(exc).split())
+        print(f"semantic: error: {message}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar per load phase, fed by the loader's (phase, done, total) hook."""
+    if not enabled:
+        yield lambda phase, done, total: None
+        return
+    columns = (TextColumn("{task.description:<13}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as bars:
+        tasks: dict[str, int] = {}
+
+        def hook(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bars.add_task(phase, total=total)
+            bars.update(tasks[phase], completed=done, total=total)
+
+        yield hook
+
+
+@app.command()
+def init(dsn: DsnOption = None) -> None:
+    """Create or migrate the database schema (idempotent; `load` does it implicitly)."""
+    changed = run(lambda: api.init(dsn))
+    print("schema created or migrated" if changed else "schema up to date")
+
+
+@app.command()
+def load(
+    cube: Annotated[str, typer.Argument(help="Zarr cube: a folder or s3://bucket/path.zarr")],
+    dsn: DsnOption = None,
+    cube_id: Annotated[str | None, typer.Option("--cube-id", help="Id in the database (default: cube name).")] = None,
+    variables: Annotated[
+        list[str] | None, typer.Option("--variables", "-v", help="Variables to load (repeat or comma-separate).")
+    ] = None,
+    time: Annotated[str | None, typer.Option("--time", help="START/END (inclusive); adds that range.")] = None,
+    bbox: Annotated[str | None, typer.Option("--bbox", help="WEST,SOUTH,EAST,NORTH in degrees.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Load a cube into PostGIS in one transaction (replace; or add a time range with --time)."""
+    names = [n.strip() for v in (variables or []) for n in v.split(",") if n.strip()] or None
+    with progress_bars(not quiet) as hook:
+        report = run(lambda: api.load(cube, dsn, cube_id=cube_id, variables=names, time=time, bbox=bbox,
+                                      progress=hook))
+    print(
+        f"{report.mode}d cube {report.cube_id!r}: {report.n_cells} cells, {report.n_observations} observations "
+        f"({report.n_times} time steps x {len(report.variables)} variables) in {report.seconds:.2f} s "
+        f"({report.rows_per_second:,.0f} rows/s)"
+    )
+    if report.skipped_static:
+        print(f"skipped static (2-D) variables: {', '.join(report.skipped_static)}")
+
+
+@app.command()
+def mapping(
+    cube_id: Annotated[str, typer.Argument(help="Id of a loaded cube.")],
+    dsn: DsnOption = None,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Folder for the four files.")] = Path("mapping"),
+) -> None:
+    """Write ontology.ttl, mapping.r2rml.ttl, ontop.properties and queries/*.rq for a loaded cube."""
+    files = run(lambda: api.write_mapping(cube_id, dsn, out))
+    for path in files:
+        print(path)
+
+
+@app.command()
+def query(
+    query_file: Annotated[Path, typer.Argument(help="SPARQL 1.1 + GeoSPARQL query file (.rq).")],
+    dsn: DsnOption = None,
+    cube_id: Annotated[str, typer.Option("--cube-id", help="Cube whose mapping to materialise.")] = ...,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json | geojson")] = "table",
+) -> None:
+    """Answer a GeoSPARQL query locally (morph-kgc + rdflib + shapely); for small cubes and tests."""
+    result = run(lambda: api.query(query_file, dsn, cube_id=cube_id, fmt=fmt))
+    if fmt == "table":
+        Console().print(result)
+    else:
+        sys.stdout.write(result if result.endswith("\n") else result + "\n")
