@@ -5,6 +5,7 @@ If a service cannot start, the tests that use it fail (not skip) with the reason
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 
@@ -12,6 +13,11 @@ import pytest
 
 from semantic.local_postgis import LocalPostgis, temporary_root
 from tests.services import MotoS3Server
+
+
+# Offline plans that fail on purpose leave failed RPC futures behind; asyncio would echo each one
+# as "exception was never retrieved" although the failure is already raised as a PlanError.
+logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 @pytest.fixture(scope="session")
