@@ -1,12 +1,15 @@
 """Private networks per role, one router to the cloud's external network.
 
 One network and subnet per role keeps traffic classes apart (swarm overlay transport, Hopsworks,
-data, the link between the clusters); security groups can then allow by subnet.
+data, the link between the clusters); security groups can then allow by subnet. Routed roles get
+a gateway and a router interface; unrouted roles are private links without a gateway, so a
+node's second NIC never installs a second default route (the routing failure seen on CreoDIAS).
+Provider networks that nodes attach to directly (CreoDIAS `eodata`) are looked up by name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_openstack as openstack
@@ -15,30 +18,49 @@ TYPE_TOKEN = "deepcube:network:PlatformNetwork"
 
 
 @dataclass(frozen=True)
+class RoleSubnet:
+    """One role's subnet."""
+
+    cidr: str
+    """IPv4 CIDR of the subnet."""
+    routed: bool = True
+    """Attach to the router (gateway + SNAT); False for a private link without gateway."""
+
+
+@dataclass(frozen=True)
 class PlatformNetworkArgs:
     """Inputs of the platform network."""
 
     external_network: str
     """Name of the cloud's external network (OVH: Ext-Net, CreoDIAS: external)."""
-    roles: dict[str, str]
-    """Role name -> subnet CIDR; one private network per role."""
+    roles: dict[str, RoleSubnet]
+    """Role name -> subnet; one private network per role."""
     dns_servers: list[str]
     """Resolvers announced on every subnet."""
+    provider_networks: list[str] = field(default_factory=list)
+    """Names of existing provider networks nodes attach to (e.g. eodata); looked up, not created."""
 
 
 class PlatformNetwork(pulumi.ComponentResource):
-    """Per-role private networks and subnets, all routed through one router with SNAT."""
+    """Per-role private networks and subnets; routed ones behind one router with SNAT."""
 
     networks: dict[str, openstack.networking.Network]
     subnets: dict[str, openstack.networking.Subnet]
     router: openstack.networking.Router
+    router_interfaces: list[openstack.networking.RouterInterface]
+    external_network_id: pulumi.Output[str]
+    provider_network_ids: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: PlatformNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        external = openstack.networking.get_network_output(
-            name=args.external_network, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        external = openstack.networking.get_network_output(name=args.external_network, opts=invoke)
+        self.external_network_id = external.id
+        self.provider_network_ids = {
+            net: openstack.networking.get_network_output(name=net, opts=invoke).id
+            for net in sorted(set(args.provider_networks))
+        }
         self.router = openstack.networking.Router(
             f"{name}-router",
             name=f"{name}-router",
@@ -48,7 +70,8 @@ class PlatformNetwork(pulumi.ComponentResource):
         )
         self.networks = {}
         self.subnets = {}
-        for role, cidr in sorted(args.roles.items()):
+        self.router_interfaces = []
+        for role, spec in sorted(args.roles.items()):
             network = openstack.networking.Network(
                 f"{name}-{role}", name=f"{name}-{role}", admin_state_up=True, opts=child
             )
@@ -56,14 +79,19 @@ class PlatformNetwork(pulumi.ComponentResource):
                 f"{name}-{role}",
                 name=f"{name}-{role}",
                 network_id=network.id,
-                cidr=cidr,
+                cidr=spec.cidr,
                 ip_version=4,
+                enable_dhcp=True,
+                no_gateway=not spec.routed,
                 dns_nameservers=args.dns_servers,
                 opts=child,
             )
-            openstack.networking.RouterInterface(
-                f"{name}-{role}", router_id=self.router.id, subnet_id=subnet.id, opts=child
-            )
+            if spec.routed:
+                self.router_interfaces.append(
+                    openstack.networking.RouterInterface(
+                        f"{name}-{role}", router_id=self.router.id, subnet_id=subnet.id, opts=child
+                    )
+                )
             self.networks[role] = network
             self.subnets[role] = subnet
         self.register_outputs(

@@ -1,24 +1,180 @@
 """The DeepCube platform program: `pulumi up -s ovh` / `-s creodias`, or offline via `infra.plan`.
 
 It only composes components from the validated stack config and exports what operators need.
+Every cloud difference is a config value; nothing here asks which cloud it is on.
 """
 
 import pulumi
 
-from components.network import PlatformNetwork, PlatformNetworkArgs
+from components import cloud_init
+from components.access import ClusterAccess, ClusterAccessArgs
+from components.hopsworks import HopsworksCluster, HopsworksClusterArgs, HopsworksPool
+from components.network import PlatformNetwork, PlatformNetworkArgs, RoleSubnet
+from components.nodes import NodePoolArgs, PortAttachment
+from components.platform_services import PlatformServices, PlatformServicesArgs
+from components.security import (
+    GATEWAY_GROUPS,
+    INSTALLER_GROUPS,
+    ROLE_GROUPS,
+    PlatformSecurity,
+    PlatformSecurityArgs,
+)
+from components.storage import ObjectStorage, ObjectStorageArgs
+from components.swarm import SwarmCluster, SwarmClusterArgs
 from infra import config as stack_config
+from infra.config import ROLES, NodeSpec, PlatformConfig
 
-cfg = stack_config.load()
+cfg: PlatformConfig = stack_config.load()
 prefix = f"{cfg.project}-{cfg.stack}"
+metadata = {"project": cfg.project, "stack": cfg.stack, "cloud": cfg.cloud.name}
+eodata = cfg.cloud.eodata
+eodata_mount = cloud_init.EodataMount(eodata.bucket, eodata.endpoint, eodata.mount_point) if eodata else None
+uses_eodata = any(spec.eodata for spec in cfg.node_specs().values())
 
 network = PlatformNetwork(
     f"{prefix}-net",
     PlatformNetworkArgs(
         external_network=cfg.cloud.external_network,
-        roles=dict(cfg.network.roles),
+        roles={role: RoleSubnet(**getattr(cfg.network.roles, role).model_dump()) for role in ROLES},
         dns_servers=list(cfg.network.dns_servers),
+        provider_networks=[eodata.network] if eodata and uses_eodata else [],
     ),
+)
+security = PlatformSecurity(
+    f"{prefix}-sg",
+    PlatformSecurityArgs(
+        cidrs={role: cfg.network.cidr(role) for role in ROLES},
+        ssh_allowed_cidrs=list(cfg.access.ssh_allowed_cidrs),
+    ),
+)
+access = ClusterAccess(f"{prefix}-access", ClusterAccessArgs(ssh_user=cfg.access.ssh_user))
+
+
+def attachments(spec: NodeSpec) -> list[PortAttachment]:
+    """The spec's role networks (first = primary), plus the EO data network if asked."""
+    ports = [
+        PortAttachment(role, network.networks[role].id, security.ids(ROLE_GROUPS[role]))
+        for role in spec.networks
+    ]
+    if spec.eodata and eodata:
+        ports.append(
+            PortAttachment(
+                "eodata", network.provider_network_ids[eodata.network], security.ids(ROLE_GROUPS["eodata"])
+            )
+        )
+    return ports
+
+
+def pool_args(role: str, spec: NodeSpec, count: int, user_data: str = "", **extra) -> NodePoolArgs:
+    return NodePoolArgs(
+        role=role,
+        count=count,
+        flavor=spec.flavor,
+        image=cfg.image_of(spec),
+        key_pair=access.keypair.name,
+        user_data=user_data,
+        attachments=attachments(spec),
+        volume_size_gb=spec.volume_size_gb,
+        metadata=metadata,
+        **extra,
+    )
+
+
+def docker_user_data(spec: NodeSpec) -> str:
+    return cloud_init.docker_node(
+        ssh_user=cfg.access.ssh_user,
+        authorized_keys=cfg.access.authorized_keys,
+        volume=cloud_init.DataVolume("/srv/data") if spec.volume_size_gb else None,
+        eodata=eodata_mount if spec.eodata else None,
+    )
+
+
+managers, workers = cfg.swarm.managers, cfg.swarm.workers
+swarm = SwarmCluster(
+    f"{prefix}-swarm",
+    SwarmClusterArgs(
+        managers=pool_args(
+            "swarm-manager",
+            managers,
+            managers.count,
+            docker_user_data(managers),
+            all_nodes_extra_groups=security.ids(GATEWAY_GROUPS),
+        ),
+        workers=pool_args("swarm-worker", workers, workers.count, docker_user_data(workers)),
+        ssh=access.ssh,
+        external_network=cfg.cloud.external_network,
+        manager_labels=dict(managers.labels),
+        worker_labels=dict(workers.labels),
+        routed_after=network.router_interfaces,
+    ),
+)
+
+
+def hopsworks_pool(role: str, spec: NodeSpec, count: int, **extra) -> HopsworksPool:
+    return HopsworksPool(
+        pool=pool_args(role, spec, count, **extra),
+        data_volume=spec.volume_size_gb > 0,
+        eodata=eodata_mount if spec.eodata else None,
+        nvidia_driver=spec.nvidia_driver,
+    )
+
+
+hw = cfg.hopsworks
+hopsworks = HopsworksCluster(
+    f"{prefix}-hopsworks",
+    HopsworksClusterArgs(
+        head=hopsworks_pool(
+            "hopsworks-head", hw.head, 1, all_nodes_extra_groups=security.ids(INSTALLER_GROUPS)
+        ),
+        workers=hopsworks_pool("hopsworks-worker", hw.workers, hw.workers.count),
+        gpu_workers=hopsworks_pool("hopsworks-gpu", hw.gpu_workers, hw.gpu_workers.count),
+        installer_url=hw.installer_url,
+        ssh=access.ssh.via(swarm.gateway_address),
+        authorized_keys=list(cfg.access.authorized_keys),
+    ),
+)
+
+storage = ObjectStorage(
+    f"{prefix}-store",
+    ObjectStorageArgs(
+        region=cfg.cloud.region,
+        s3_endpoint=cfg.cloud.s3_endpoint,
+        public_container=cfg.storage.public_container,
+        private_containers=list(cfg.storage.private_containers),
+        metadata=metadata,
+    ),
+)
+
+dns_names = {f"{host}.{cfg.dns.domain}": swarm.gateway_address for host in cfg.dns.hosts}
+
+secrets = pulumi.Config()
+services = PlatformServices(
+    f"{prefix}-services",
+    PlatformServicesArgs(
+        provider=swarm.docker_provider,
+        config=cfg.services,
+        prefix=prefix,
+        registry_password=secrets.get_secret("registry_password"),
+        external_secrets={key: secrets.require_secret(key) for key in cfg.services.social_media.secret_keys},
+    ),
+    opts=pulumi.ResourceOptions(depends_on=[swarm]),
 )
 
 pulumi.export("router_id", network.router.id)
 pulumi.export("network_ids", {role: net.id for role, net in network.networks.items()})
+pulumi.export("gateway_address", swarm.gateway_address)
+pulumi.export("dns_names", dns_names)
+pulumi.export("swarm_manager_addresses", swarm.manager_addresses)
+pulumi.export("swarm_worker_addresses", swarm.worker_addresses)
+pulumi.export("swarm_node_labels", swarm.node_labels)
+pulumi.export("hopsworks_head_address", hopsworks.head_address)
+pulumi.export("hopsworks_worker_addresses", hopsworks.worker_addresses)
+pulumi.export("hopsworks_gpu_worker_addresses", hopsworks.gpu_worker_addresses)
+pulumi.export("s3_endpoint", storage.s3_endpoint)
+pulumi.export("s3_access_key", storage.s3_access_key)
+pulumi.export("s3_secret_key", storage.s3_secret_key)
+pulumi.export("containers", {suffix: c.name for suffix, c in storage.containers.items()})
+pulumi.export("public_container", storage.public_container.name)
+pulumi.export("ssh_private_key", access.ssh.private_key)
+pulumi.export("homepage_url", services.homepage_url)
+pulumi.export("module_urls", services.module_urls)

@@ -1,8 +1,13 @@
 """The whole stack configuration as one typed, validated model.
 
 Only `infra/` reads `pulumi.Config`; components receive these values. Validation runs before any
-resource is declared, and every error names the YAML key at fault (e.g. `network.roles.swarm`),
+resource is declared, and every error names the YAML key at fault (e.g. `swarm.managers.count`),
 so a typo in a stack file fails the plan instead of deploying something else.
+
+Sections (top-level keys of the stack config, `deepcube-platform:<section>`):
+`cloud`, `network`, `access`, `swarm`, `hopsworks`, `storage`, `dns`, `services` (the latter's
+model lives in `infra/services_config.py`). Other keys (e.g. `policy`) belong to other readers and
+are never read here.
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-CONFIG_SECTIONS = ("cloud", "network")
+from infra.services_config import ServicesConfig
+
+CONFIG_SECTIONS = ("cloud", "network", "access", "swarm", "hopsworks", "storage", "dns", "services")
+
+ROLES = ("swarm", "hopsworks", "data", "interlink")
+"""The private network roles every stack has (one network + subnet each)."""
 
 
 class StrictModel(BaseModel):
@@ -23,36 +33,190 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class EodataConfig(StrictModel):
+    """A provider's EO data repository reachable on its own network and mounted read-only."""
+
+    network: str = Field(min_length=1, description="Name of the provider network carrying EO data.")
+    bucket: str = Field(min_length=1, description="S3 bucket exposed as the EO data archive.")
+    endpoint: str = Field(min_length=1, description="S3 endpoint URL reachable on that network.")
+    mount_point: str = Field(default="/eodata", pattern=r"^/[A-Za-z0-9_./-]*$")
+
+
 class CloudConfig(StrictModel):
     """Where the stack runs; every cloud difference is a value here, never a branch in code."""
 
     name: str = Field(description="Short cloud label used in resource names and tags, e.g. 'ovh'.")
     region: str = Field(description="OpenStack region, e.g. GRA9 or WAW3-1.")
     external_network: str = Field(description="Name of the provider's external (public) network.")
+    image: str = Field(min_length=1, description="Default image name for nodes, e.g. 'Ubuntu 22.04'.")
+    s3_endpoint: str = Field(pattern=r"^https://", description="S3 API endpoint of the object store.")
+    eodata: EodataConfig | None = Field(default=None, description="EO data network and mount, if any.")
+
+
+class RoleNetwork(StrictModel):
+    """One private network: its subnet and whether it is routed to the external network."""
+
+    cidr: str
+    routed: bool = Field(
+        default=True,
+        description="Routed subnets get a gateway on the router; unrouted ones are private links "
+        "without a gateway (so a second NIC never adds a second default route).",
+    )
+
+    @field_validator("cidr")
+    @classmethod
+    def _private_cidr(cls, cidr: str) -> str:
+        try:
+            net = ipaddress.ip_network(cidr)
+        except ValueError as exc:
+            raise ValueError(f"{cidr!r} is not a CIDR") from exc
+        if not net.is_private:
+            raise ValueError(f"{cidr} is not a private range")
+        return cidr
+
+
+class Roles(StrictModel):
+    """The four role networks; their CIDRs must not overlap."""
+
+    swarm: RoleNetwork
+    hopsworks: RoleNetwork
+    data: RoleNetwork
+    interlink: RoleNetwork
 
 
 class NetworkConfig(StrictModel):
     """Private networks, one per role, each with its own CIDR."""
 
     dns_servers: list[str] = Field(min_length=1, description="Resolvers handed out by every subnet.")
-    roles: dict[str, str] = Field(description="Role name -> IPv4 CIDR of that role's subnet.")
+    roles: Roles
 
     @field_validator("roles")
     @classmethod
-    def _cidrs_are_private_and_disjoint(cls, roles: dict[str, str]) -> dict[str, str]:
-        networks = {}
-        for role, cidr in roles.items():
+    def _disjoint(cls, roles: Roles) -> Roles:
+        seen: dict[str, Any] = {}
+        for role in ROLES:
+            net = ipaddress.ip_network(getattr(roles, role).cidr)
+            for other, other_net in seen.items():
+                if net.overlaps(other_net):
+                    raise ValueError(f"{role}: {net} overlaps {other} ({other_net})")
+            seen[role] = net
+        return roles
+
+    def cidr(self, role: str) -> str:
+        return getattr(self.roles, role).cidr
+
+
+class AccessConfig(StrictModel):
+    """Who may reach the nodes over SSH."""
+
+    ssh_user: str = Field(default="ubuntu", pattern=r"^[a-z_][a-z0-9_-]*$")
+    ssh_allowed_cidrs: list[str] = Field(
+        min_length=1, description="CIDRs allowed to SSH to the gateway (bastion); never 0.0.0.0/0."
+    )
+    authorized_keys: list[str] = Field(
+        default_factory=list, description="Operators' public keys (also used by the docker provider)."
+    )
+
+    @field_validator("ssh_allowed_cidrs")
+    @classmethod
+    def _narrow(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
             try:
                 net = ipaddress.ip_network(cidr)
             except ValueError as exc:
-                raise ValueError(f"{role}: {cidr!r} is not a CIDR") from exc
-            if not net.is_private:
-                raise ValueError(f"{role}: {cidr} is not a private range")
-            for other, other_net in networks.items():
-                if net.overlaps(other_net):
-                    raise ValueError(f"{role}: {cidr} overlaps {other} ({other_net})")
-            networks[role] = net
-        return roles
+                raise ValueError(f"{cidr!r} is not a CIDR") from exc
+            if net.prefixlen == 0:
+                raise ValueError(f"{cidr} would open SSH to the whole internet")
+        return cidrs
+
+    @field_validator("authorized_keys")
+    @classmethod
+    def _keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if not key.startswith(("ssh-", "ecdsa-")):
+                raise ValueError(f"{key[:20]!r}... is not an OpenSSH public key")
+        return keys
+
+
+class NodeSpec(StrictModel):
+    """How one kind of node is built: flavor, image, extra volume, networks, mounts."""
+
+    flavor: str = Field(min_length=1, description="OpenStack flavor name, e.g. b2-7 or eo1.large.")
+    image: str | None = Field(default=None, description="Image name; defaults to cloud.image.")
+    volume_size_gb: int = Field(default=0, ge=0, description="Extra data volume (0: none).")
+    networks: list[str] = Field(
+        min_length=1, description="Role networks, first one primary (routed); others unrouted links."
+    )
+    eodata: bool = Field(default=False, description="Attach the EO data network and mount it.")
+    nvidia_driver: bool = Field(default=False, description="Install the NVIDIA driver at first boot.")
+
+    @field_validator("networks")
+    @classmethod
+    def _known_roles(cls, networks: list[str]) -> list[str]:
+        for role in networks:
+            if role not in ROLES:
+                raise ValueError(f"unknown network role {role!r} (expected one of {', '.join(ROLES)})")
+        if len(set(networks)) != len(networks):
+            raise ValueError("a network role is listed twice")
+        return networks
+
+
+class PoolConfig(NodeSpec):
+    """A pool of identical nodes; `count` is the one line to change to scale."""
+
+    count: int = Field(ge=0)
+    labels: dict[str, str] = Field(default_factory=dict, description="Swarm node labels for placement.")
+
+
+class ManagerPoolConfig(PoolConfig):
+    """Swarm managers: Raft needs an odd number (1, 3, 5...) to keep a majority."""
+
+    count: int = Field(ge=1)
+
+    @field_validator("count")
+    @classmethod
+    def _odd(cls, count: int) -> int:
+        if count % 2 == 0:
+            raise ValueError(f"swarm managers must be an odd number (Raft quorum), got {count}")
+        return count
+
+
+class SwarmConfig(StrictModel):
+    """Docker Swarm: managers (also the gateway nodes) and workers."""
+
+    managers: ManagerPoolConfig
+    workers: PoolConfig
+
+
+class HopsworksConfig(StrictModel):
+    """Hopsworks: a head node, on-prem workers and an on-demand GPU pool (count may be 0)."""
+
+    installer_url: str = Field(pattern=r"^https://", description="URL of hopsworks-installer.sh.")
+    head: NodeSpec
+    workers: PoolConfig
+    gpu_workers: PoolConfig
+
+
+class StorageConfig(StrictModel):
+    """Swift containers for cubes; names are prefixed with project and stack."""
+
+    public_container: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,40}$")
+    private_containers: list[str] = Field(min_length=1)
+
+    @field_validator("private_containers")
+    @classmethod
+    def _names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not name or not all(c.isalnum() or c == "-" for c in name) or name != name.lower():
+                raise ValueError(f"{name!r} is not a valid container name (lowercase, digits, '-')")
+        return names
+
+
+class DnsConfig(StrictModel):
+    """Names pointing at the gateway's floating IP (records are created by the operator's DNS)."""
+
+    domain: str = Field(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
+    hosts: list[str] = Field(min_length=1)
 
 
 class PlatformConfig(StrictModel):
@@ -62,6 +226,25 @@ class PlatformConfig(StrictModel):
     stack: str
     cloud: CloudConfig
     network: NetworkConfig
+    access: AccessConfig
+    swarm: SwarmConfig
+    hopsworks: HopsworksConfig
+    storage: StorageConfig
+    dns: DnsConfig
+    services: ServicesConfig
+
+    def image_of(self, spec: NodeSpec) -> str:
+        return spec.image or self.cloud.image
+
+    def node_specs(self) -> dict[str, NodeSpec]:
+        """Every node spec by dotted config key."""
+        return {
+            "swarm.managers": self.swarm.managers,
+            "swarm.workers": self.swarm.workers,
+            "hopsworks.head": self.hopsworks.head,
+            "hopsworks.workers": self.hopsworks.workers,
+            "hopsworks.gpu_workers": self.hopsworks.gpu_workers,
+        }
 
 
 class ConfigError(ValueError):
@@ -72,15 +255,54 @@ def _dotted(location: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in location)
 
 
+def _cross_check(cfg: PlatformConfig) -> None:
+    """Rules that span sections; each names the key to fix."""
+    for key, spec in cfg.node_specs().items():
+        primary, *links = spec.networks
+        if not getattr(cfg.network.roles, primary).routed:
+            raise ConfigError(
+                f"Invalid configuration: the first network {primary!r} must be routed for {key}.networks"
+            )
+        for role in links:
+            if getattr(cfg.network.roles, role).routed:
+                raise ConfigError(
+                    f"Invalid configuration: secondary network {role!r} must be unrouted "
+                    f"(a second default route breaks routing) for {key}.networks"
+                )
+        if spec.eodata and cfg.cloud.eodata is None:
+            raise ConfigError(f"Invalid configuration: cloud.eodata is not set for {key}.eodata")
+    if cfg.services.domain != cfg.dns.domain and not cfg.services.domain.endswith(f".{cfg.dns.domain}"):
+        raise ConfigError(
+            f"Invalid configuration: {cfg.services.domain!r} is not within dns.domain "
+            f"{cfg.dns.domain!r} for services.domain"
+        )
+    if cfg.storage.public_container in cfg.storage.private_containers:
+        raise ConfigError(
+            f"Invalid configuration: {cfg.storage.public_container!r} is also the public container "
+            "for storage.private_containers"
+        )
+
+
 def from_mapping(project: str, stack: str, sections: dict[str, Any]) -> PlatformConfig:
     """Validate plain values (as read from YAML) into the model; errors name the dotted key."""
     try:
-        return PlatformConfig(project=project, stack=stack, **sections)
+        cfg = PlatformConfig(project=project, stack=stack, **sections)
     except ValidationError as exc:
         first = exc.errors()[0]
         key = _dotted(first["loc"])
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"Invalid configuration: {message} for {key}") from None
+    _cross_check(cfg)
+    return cfg
+
+
+def sections_of(project: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The sections this model reads, from namespaced stack values (`project:section` -> value)."""
+    return {
+        section: values[f"{project}:{section}"]
+        for section in CONFIG_SECTIONS
+        if f"{project}:{section}" in values
+    }
 
 
 def load() -> PlatformConfig:

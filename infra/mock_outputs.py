@@ -56,6 +56,12 @@ def _remote_command(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"stdout": f"mock-stdout-{stable_token('stdout', name, length=16)}", "stderr": ""}
 
 
+def _docker_image(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    repository = str(inputs.get("imageName", name)).rsplit(":", 1)[0]
+    digest = stable_token("digest", name, length=64)
+    return {"repoDigest": f"{repository}@sha256:{digest}", "digest": f"sha256:{digest}"}
+
+
 COMPUTED_OUTPUTS: dict[str, ComputedOutputs] = {
     "openstack:compute/instance:Instance": _instance,
     "openstack:networking/port:Port": _port,
@@ -65,6 +71,7 @@ COMPUTED_OUTPUTS: dict[str, ComputedOutputs] = {
     "tls:index/privateKey:PrivateKey": _private_key,
     "command:remote:Command": _remote_command,
     "command:local:Command": _remote_command,
+    "docker:index/image:Image": _docker_image,
 }
 
 

@@ -1,22 +1,29 @@
 """Offline plan CLI: `python -m infra.plan STACK [--set KEY=VALUE ...] [--json]`.
 
 Runs the real program under the recording monitor, so merge requests and laptops get a plan
-without the Pulumi CLI or cloud credentials. Errors are one line on stderr with exit code 2.
+without the Pulumi CLI or cloud credentials. `diff` compares the plans at a git revision and the
+working tree; `check` runs the policies (exit 1 on violations). Errors are one line on stderr
+with exit code 2.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from infra.config import ConfigError
+from infra.manifest import Manifest
 from infra.offline import PlanError, evaluate
+from infra.plan_diff import RENDERERS, PlanDiffError, diff_manifests, diff_revision, load_manifest_file
 from infra.plan_view import plan_view
-from infra.stack_files import StackFileError
+from infra.policies import PolicyConfigError, check_manifest, short_config
+from infra.stack_files import REPO_ROOT, StackFileError, apply_override, parse_override, read_stack
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 err = Console(stderr=True)
@@ -37,16 +44,10 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-@app.command()
-def show(
-    stack: Annotated[str, typer.Argument(help="Stack name: reads Pulumi.<stack>.yaml.")],
-    set_: SetOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the sorted JSON manifest.")] = False,
-    traceback: Annotated[bool, typer.Option("--traceback", help="Show the full error.")] = False,
-) -> None:
-    """Print what STACK declares: a tree by parent with counts per type, or the JSON manifest."""
+def _plan(stack: str, overrides: list[str], traceback: bool) -> Manifest:
+    """Evaluate offline, turning the known failures into one-line errors."""
     try:
-        manifest = evaluate(stack, set_ or [])
+        return evaluate(stack, overrides)
     except (StackFileError, ConfigError) as exc:
         if traceback:
             raise
@@ -56,13 +57,89 @@ def show(
             raise
         cause = exc.__cause__
         _fail(str(cause) if isinstance(cause, ConfigError) else str(exc))
+    raise AssertionError("unreachable")  # pragma: no cover - _fail always raises
+
+
+@app.command()
+def show(
+    stack: Annotated[str, typer.Argument(help="Stack name: reads Pulumi.<stack>.yaml.")],
+    set_: SetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the sorted JSON manifest.")] = False,
+    traceback: Annotated[bool, typer.Option("--traceback", help="Show the full error.")] = False,
+) -> None:
+    """Print what STACK declares: a tree by parent with counts per type, or the JSON manifest."""
+    manifest = _plan(stack, set_ or [], traceback)
     if as_json:
         sys.stdout.write(manifest.to_json())
     else:
         Console().print(plan_view(manifest))
 
 
-COMMANDS = {"show"}
+class DiffFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command()
+def diff(
+    stacks: Annotated[
+        list[str] | None, typer.Argument(help="Stacks to diff (default: every Pulumi.*.yaml).")
+    ] = None,
+    base: Annotated[
+        str | None, typer.Option("--base", help="Base git revision; default: merge base with main.")
+    ] = None,
+    from_: Annotated[Path | None, typer.Option("--from", help="Old manifest JSON (with --to).")] = None,
+    to: Annotated[Path | None, typer.Option("--to", help="New manifest JSON (with --from).")] = None,
+    format_: Annotated[DiffFormat, typer.Option("--format", help="text, markdown (MR comment) or json.")] = (
+        DiffFormat.text
+    ),
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when anything changed.")] = False,
+) -> None:
+    """Resources added, removed and changed per stack between git revision BASE and the working tree."""
+    try:
+        if from_ is not None or to is not None:
+            if from_ is None or to is None or stacks or base:
+                _fail("--from and --to go together, without --base or stack names")
+            old, new = load_manifest_file(from_), load_manifest_file(to)
+            label = f"{from_.name} → {to.name}"
+            diffs = [diff_manifests(new.stack, old, new)]
+        else:
+            label, diffs = diff_revision(REPO_ROOT, base, stacks or [])
+    except PlanDiffError as exc:
+        _fail(str(exc))
+    sys.stdout.write(RENDERERS[format_.value](diffs, label))
+    if exit_code and any(not d.empty for d in diffs):
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(
+    stack: Annotated[str, typer.Argument(help="Stack name: reads Pulumi.<stack>.yaml.")],
+    set_: SetOption = None,
+    traceback: Annotated[bool, typer.Option("--traceback", help="Show the full error.")] = False,
+) -> None:
+    """Run every policy on STACK's offline plan: one line per violation, exit 1 if there are any.
+
+    Settings come from the stack config key `policy` (e.g. `policy: {gpu_budget: 4}`).
+    """
+    manifest = _plan(stack, set_ or [], traceback)
+    try:
+        project, config = read_stack(stack)
+        for text in set_ or []:
+            apply_override(config, project.name, *parse_override(text))
+        violations = check_manifest(manifest, short_config(config.values, project.name))
+    except (StackFileError, PolicyConfigError) as exc:
+        _fail(str(exc))
+    for violation in violations:
+        sys.stdout.write(f"{stack}: {violation.line()}\n")
+    counted = f"{len(violations)} violation(s) in {len(manifest.resources)} resources"
+    err.print(f"{stack}: {counted}", highlight=False)
+    if violations:
+        raise typer.Exit(1)
+
+
+COMMANDS = {"show", "diff", "check"}
 
 
 def main(argv: list[str] | None = None) -> None:

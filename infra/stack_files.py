@@ -31,6 +31,9 @@ class ProjectFile:
     name: str
     main: Path
     defaults: dict[str, Any]
+    required_secrets: tuple[str, ...] = ()
+    """Keys declared `secret: true` without a default: each stack must set them with
+    `pulumi config set --secret`; offline plans stand in a placeholder where a stack has none."""
 
 
 @dataclass
@@ -76,17 +79,25 @@ def read_project(root: Path = REPO_ROOT) -> ProjectFile:
     if not isinstance(name, str) or not name:
         raise StackFileError("Pulumi.yaml: 'name' is required")
     defaults: dict[str, Any] = {}
+    required_secrets: list[str] = []
     for key, spec in (data.get("config") or {}).items():
         if isinstance(spec, dict) and "value" in spec:
             value = spec["value"]
         elif isinstance(spec, dict) and ("type" in spec or "default" in spec):
             if "default" not in spec:
+                if spec.get("secret"):
+                    required_secrets.append(_namespaced(name, key))
                 continue
             value = spec["default"]
         else:
             value = spec
         defaults[_namespaced(name, key)] = value
-    return ProjectFile(name=name, main=root / str(data.get("main", ".")), defaults=defaults)
+    return ProjectFile(
+        name=name,
+        main=root / str(data.get("main", ".")),
+        defaults=defaults,
+        required_secrets=tuple(required_secrets),
+    )
 
 
 def _strip_secure(value: Any, key: str) -> tuple[Any, bool]:
@@ -117,6 +128,10 @@ def read_stack(stack: str, root: Path = REPO_ROOT) -> tuple[ProjectFile, StackCo
         config.values[full_key] = plain
         if secret:
             config.secret_keys.add(full_key)
+    for key in project.required_secrets:
+        if key not in config.values:
+            config.values[key] = f"{SECRET_PLACEHOLDER}:{key}"
+            config.secret_keys.add(key)
     return project, config
 
 

@@ -33,13 +33,17 @@ _options = {"traceback": False}
 
 DsnOption = Annotated[
     str | None,
-    typer.Option("--dsn", envvar=DSN_ENV, help=f"libpq URI postgresql://user:pass@host:port/db (or ${DSN_ENV})."),
+    typer.Option(
+        "--dsn", envvar=DSN_ENV, help=f"libpq URI postgresql://user:pass@host:port/db (or ${DSN_ENV})."
+    ),
 ]
 
 
 @app.callback()
 def main(
-    traceback: Annotated[bool, typer.Option("--traceback", help="Show the full traceback on errors.")] = False,
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show the full traceback on errors.")
+    ] = False,
 ) -> None:
     _options["traceback"] = traceback
 
@@ -85,21 +89,28 @@ def init(dsn: DsnOption = None) -> None:
 def load(
     cube: Annotated[str, typer.Argument(help="Zarr cube: a folder or s3://bucket/path.zarr")],
     dsn: DsnOption = None,
-    cube_id: Annotated[str | None, typer.Option("--cube-id", help="Id in the database (default: cube name).")] = None,
-    variables: Annotated[
-        list[str] | None, typer.Option("--variables", "-v", help="Variables to load (repeat or comma-separate).")
+    cube_id: Annotated[
+        str | None, typer.Option("--cube-id", help="Id in the database (default: cube name).")
     ] = None,
-    time: Annotated[str | None, typer.Option("--time", help="START/END (inclusive); adds that range.")] = None,
+    variables: Annotated[
+        list[str] | None,
+        typer.Option("--variables", "-v", help="Variables to load (repeat or comma-separate)."),
+    ] = None,
+    time: Annotated[
+        str | None, typer.Option("--time", help="START/END (inclusive); adds that range.")
+    ] = None,
     bbox: Annotated[str | None, typer.Option("--bbox", help="WEST,SOUTH,EAST,NORTH in degrees.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Load a cube into PostGIS in one transaction (replace; or add a time range with --time)."""
     names = [n.strip() for v in (variables or []) for n in v.split(",") if n.strip()] or None
     with progress_bars(not quiet) as hook:
-        report = run(lambda: api.load(cube, dsn, cube_id=cube_id, variables=names, time=time, bbox=bbox,
-                                      progress=hook))
+        report = run(
+            lambda: api.load(cube, dsn, cube_id=cube_id, variables=names, time=time, bbox=bbox, progress=hook)
+        )
     print(
-        f"{report.mode}d cube {report.cube_id!r}: {report.n_cells} cells, {report.n_observations} observations "
+        f"{report.mode}d cube {report.cube_id!r}: {report.n_cells} cells, "
+        f"{report.n_observations} observations "
         f"({report.n_times} time steps x {len(report.variables)} variables) in {report.seconds:.2f} s "
         f"({report.rows_per_second:,.0f} rows/s)"
     )

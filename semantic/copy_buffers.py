@@ -66,11 +66,18 @@ def observation_rows(cell_ids: np.ndarray, times: np.ndarray, values: list[np.nd
 CELL_DTYPE = np.dtype(
     [
         ("n", ">i2"),
-        ("l_id", ">i4"), ("id", ">i8"),
-        ("l_row", ">i4"), ("row", ">i4"),
-        ("l_col", ">i4"), ("col", ">i4"),
+        ("l_id", ">i4"),
+        ("id", ">i8"),
+        ("l_row", ">i4"),
+        ("row", ">i4"),
+        ("l_col", ">i4"),
+        ("col", ">i4"),
         ("l_geom", ">i4"),
-        ("byte_order", "u1"), ("wkb_type", "<u4"), ("srid", "<u4"), ("rings", "<u4"), ("points", "<u4"),
+        ("byte_order", "u1"),
+        ("wkb_type", "<u4"),
+        ("srid", "<u4"),
+        ("rings", "<u4"),
+        ("points", "<u4"),
         ("coords", "<f8", (10,)),
     ]
 )

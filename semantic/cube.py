@@ -158,7 +158,9 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     except ValueError as exc:
         raise SelectionError(f"invalid --bbox {text!r}: expected WEST,SOUTH,EAST,NORTH numbers") from exc
     if len(values) != 4 or values[0] >= values[2] or values[1] >= values[3]:
-        raise SelectionError(f"invalid --bbox {text!r}: expected WEST,SOUTH,EAST,NORTH with WEST<EAST, SOUTH<NORTH")
+        raise SelectionError(
+            f"invalid --bbox {text!r}: expected WEST,SOUTH,EAST,NORTH with WEST<EAST, SOUTH<NORTH"
+        )
     return values  # type: ignore[return-value]
 
 

@@ -26,7 +26,9 @@ def resolve_dsn(dsn: str | None) -> str:
     """The explicit DSN, else `$DEEPCUBE_DSN`; a missing DSN is a user error, not a crash."""
     value = dsn or os.environ.get(DSN_ENV)
     if not value:
-        raise DatabaseError(f"no database given: pass --dsn postgresql://user:pass@host:port/db or set {DSN_ENV}")
+        raise DatabaseError(
+            f"no database given: pass --dsn postgresql://user:pass@host:port/db or set {DSN_ENV}"
+        )
     return value
 
 
@@ -35,7 +37,9 @@ def sqlalchemy_url(dsn: str) -> URL:
     try:
         url = make_url(dsn)
     except Exception as exc:
-        raise DatabaseError(f"invalid DSN {redact(dsn)!r}: expected postgresql://user:pass@host:port/db") from exc
+        raise DatabaseError(
+            f"invalid DSN {redact(dsn)!r}: expected postgresql://user:pass@host:port/db"
+        ) from exc
     if url.get_backend_name() not in ("postgresql", "postgres"):
         raise DatabaseError(f"invalid DSN {redact(dsn)!r}: the scheme must be postgresql://")
     url = url.set(drivername="postgresql+psycopg")
@@ -82,7 +86,9 @@ def connect(dsn: str | None) -> Iterator[Connection]:
         try:
             conn = engine.connect()
         except sa.exc.OperationalError as exc:
-            raise DatabaseError(f"cannot connect to PostgreSQL as {describe(engine.url)}: {_first_line(exc)}") from exc
+            raise DatabaseError(
+                f"cannot connect to PostgreSQL as {describe(engine.url)}: {_first_line(exc)}"
+            ) from exc
         try:
             yield conn
         except sa.exc.DBAPIError as exc:

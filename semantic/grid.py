@@ -32,7 +32,9 @@ def _snap_decimals(value: float, tolerance: float) -> int:
 def _regular_axis(name: str, values: np.ndarray, *, descending: bool) -> tuple[float, float]:
     """(first edge, positive resolution) of a regular axis of pixel centres, or a one-line error."""
     if values.ndim != 1 or values.size < 2:
-        raise IrregularGridError(f"coordinate {name!r} needs at least 2 values to define a grid, found {values.size}")
+        raise IrregularGridError(
+            f"coordinate {name!r} needs at least 2 values to define a grid, found {values.size}"
+        )
     steps = np.diff(values.astype("float64"))
     step = (float(values[-1]) - float(values[0])) / (values.size - 1)
     if step == 0 or not np.all(np.abs(steps - step) <= 1e-6 * abs(step)):

@@ -109,7 +109,9 @@ def current_version(conn: Connection) -> int:
     ).scalar_one()
     if not exists:
         return 0
-    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(schema_version.c.version), 0))).scalar_one())
+    return int(
+        conn.execute(sa.select(sa.func.coalesce(sa.func.max(schema_version.c.version), 0))).scalar_one()
+    )
 
 
 def ensure_schema(conn: Connection) -> bool:

@@ -14,7 +14,6 @@ import pytest
 from semantic.local_postgis import LocalPostgis, temporary_root
 from tests.services import MotoS3Server
 
-
 # Offline plans that fail on purpose leave failed RPC futures behind; asyncio would echo each one
 # as "exception was never retrieved" although the failure is already raised as a PlanError.
 logging.getLogger("asyncio").setLevel(logging.CRITICAL)

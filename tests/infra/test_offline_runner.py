@@ -174,3 +174,18 @@ def test_plan_errors_are_one_line_with_exit_code_2():
     bad_key = run_plan("ovh", "--set", "nosuch.count=1")
     assert bad_key.returncode == 2
     assert "nosuch" in bad_key.stderr and len(bad_key.stderr.strip().splitlines()) == 1
+
+
+def test_declared_secrets_without_a_value_become_secret_placeholders(tmp_path):
+    program = """
+    import pulumi
+    import pulumi_openstack as openstack
+    openstack.networking.Network("n", name="n", description=pulumi.Config().require_secret("api_key"))
+    """
+    project = make_project(tmp_path, program)
+    with (project / "Pulumi.yaml").open("a") as fh:
+        fh.write("  api_key:\n    type: string\n    secret: true\n")
+    manifest = evaluate("test", root=project)
+    record = manifest.resources[0]
+    assert record.inputs["description"] == SECRET
+    assert record.secret_inputs == ["description"]

@@ -14,8 +14,12 @@ import xarray as xr
 from pyproj import CRS
 
 UNITS = {"t2m": "K", "precip": "mm", "ndvi": "1", "lst": "K"}
-LONG_NAMES = {"t2m": "2 m air temperature", "precip": "total precipitation", "ndvi": "NDVI",
-              "lst": "land surface temperature"}
+LONG_NAMES = {
+    "t2m": "2 m air temperature",
+    "precip": "total precipitation",
+    "ndvi": "NDVI",
+    "lst": "land surface temperature",
+}
 
 
 def values(t: int, row: np.ndarray, col: np.ndarray, k: int) -> np.ndarray:
@@ -56,18 +60,24 @@ def make_cube(
     row = np.arange(height)[:, None]
     col = np.arange(width)[None, :]
     data_vars = {}
-    flat_index = (np.arange(times)[:, None, None] * height * width + row * width + col)
+    flat_index = np.arange(times)[:, None, None] * height * width + row * width + col
     for k, name in enumerate(variables):
         cube = np.stack([values(t, row, col, k) for t in range(times)])
         if nan_every:
             cube = np.where((flat_index + k) % nan_every == 0, np.nan, cube).astype(np.float32)
         data_vars[name] = xr.Variable(
-            ("time", ydim, xdim), cube,
-            attrs={"units": UNITS.get(name, "1"), "long_name": LONG_NAMES.get(name, name), "grid_mapping": "crs"},
+            ("time", ydim, xdim),
+            cube,
+            attrs={
+                "units": UNITS.get(name, "1"),
+                "long_name": LONG_NAMES.get(name, name),
+                "grid_mapping": "crs",
+            },
         )
     if static:
         data_vars["elevation"] = xr.Variable(
-            (ydim, xdim), (row * 10.0 + col).astype(np.float32),
+            (ydim, xdim),
+            (row * 10.0 + col).astype(np.float32),
             attrs={"units": "m", "long_name": "elevation", "grid_mapping": "crs"},
         )
     cf = pyproj_crs.to_cf()
@@ -89,6 +99,12 @@ def make_cube(
     encoding = {name: {"chunks": chunks} for name in variables}
     if static:
         encoding["elevation"] = {"chunks": chunks[1:]}
-    ds.to_zarr(str(path), mode="w", consolidated=True, zarr_format=zarr_format, encoding=encoding,
-               storage_options=storage_options)
+    ds.to_zarr(
+        str(path),
+        mode="w",
+        consolidated=True,
+        zarr_format=zarr_format,
+        encoding=encoding,
+        storage_options=storage_options,
+    )
     return str(path)

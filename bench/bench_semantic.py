@@ -1,0 +1,213 @@
+"""Benchmark: the semantic loader against pandas to_sql and psql \\copy, in one run, on one machine.
+
+Workload (the issue's): 500 x 500 cells x 30 daily steps x 3 float32 variables = 7.5M observation rows.
+Prints side by side:
+- the loader end to end (open Zarr -> committed table with keys and indexes), rows/s and peak RSS,
+  run in a fresh subprocess so its RSS is its own; repeated on a 60-step cube to show memory is flat;
+- pandas `to_sql` (SQLAlchemy + psycopg 3) of a subset of the same rows;
+- `psql \\copy` of the same 7.5M rows from a ready CSV (exported beforehand, not timed) into a fresh
+  unindexed table: the limit a user reaches by hand.
+
+Run: .venv/bin/python bench/bench_semantic.py [--times 30] [--subset 200000]
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+import xarray as xr
+from pyproj import CRS
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from semantic.database import create_engine  # noqa: E402
+from semantic.local_postgis import LocalPostgis, temporary_root  # noqa: E402
+
+VARIABLES = ("t2m", "precip", "ndvi")
+
+
+def write_cube(path: Path, times: int, size: int = 500) -> Path:
+    """A cube following the conventions, written time block by time block (bounded memory)."""
+    rng = np.random.default_rng(42)
+    res = 0.01
+    lon = 5.0 + (np.arange(size) + 0.5) * res
+    lat = 55.0 - (np.arange(size) + 0.5) * res
+    time_axis = pd.date_range("2020-01-01", periods=times, freq="D")
+    cf = CRS.from_epsg(4326).to_cf()
+    cf["spatial_ref"] = cf["crs_wkt"]
+    block = 10
+    for t0 in range(0, times, block):
+        t1 = min(t0 + block, times)
+        data = {}
+        for k, name in enumerate(VARIABLES):
+            values = rng.normal(280 + k, 5, size=(t1 - t0, size, size)).astype(np.float32)
+            values[rng.random(values.shape) < 0.01] = np.nan
+            data[name] = (
+                ("time", "lat", "lon"),
+                values,
+                {"units": "K", "long_name": name, "grid_mapping": "crs"},
+            )
+        ds = xr.Dataset(data, coords={"time": time_axis[t0:t1], "lat": lat, "lon": lon})
+        if t0 == 0:
+            ds["crs"] = xr.Variable((), np.int32(0), attrs=cf)
+            ds.attrs["title"] = f"bench cube {times} steps"
+            enc = {n: {"chunks": (8, 256, 256)} for n in VARIABLES}
+            ds.to_zarr(path, mode="w", consolidated=True, zarr_format=2, encoding=enc)
+        else:
+            ds.to_zarr(path, append_dim="time", consolidated=True)
+    return path
+
+
+LOADER = """
+import json, resource, sys, time
+from semantic import api
+started = time.perf_counter()
+report = api.load(sys.argv[1], sys.argv[2], cube_id=sys.argv[3])
+seconds = time.perf_counter() - started
+print(json.dumps({"rows": report.n_observations, "seconds": seconds,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run_loader(cube: Path, dsn: str, cube_id: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", LOADER, str(cube), dsn, cube_id],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"loader failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_to_sql(engine: sa.Engine, cube_id: str, subset: int) -> dict:
+    with engine.connect() as conn:
+        df = pd.read_sql(sa.text(f'SELECT * FROM deepcube."obs_{cube_id}" LIMIT {subset}'), conn)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS public.bench_to_sql"))
+    started = time.perf_counter()
+    df.to_sql("bench_to_sql", engine, schema="public", index=False, chunksize=10_000)
+    seconds = time.perf_counter() - started
+    return {"rows": len(df), "seconds": seconds}
+
+
+def bench_psql_copy(pg: LocalPostgis, engine: sa.Engine, cube_id: str, workdir: Path) -> dict:
+    psql = str(pg._bin / "psql")
+    csv_path = workdir / "obs.csv"
+    columns = "cell_id, time, " + ", ".join(VARIABLES)
+    subprocess.run(
+        [
+            psql,
+            pg.dsn,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            f"\\copy (SELECT {columns} FROM deepcube.obs_{cube_id}) TO '{csv_path}' CSV",
+        ],
+        check=True,
+    )
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS public.bench_copy"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE public.bench_copy (cell_id bigint, time timestamp, "
+                + ", ".join(f"{v} real" for v in VARIABLES)
+                + ")"
+            )
+        )
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            psql,
+            pg.dsn,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            f"\\copy public.bench_copy ({columns}) FROM '{csv_path}' CSV",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    seconds = time.perf_counter() - started
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT count(*) FROM public.bench_copy")).scalar_one()
+    csv_path.unlink()
+    return {"rows": rows, "seconds": seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--times", type=int, default=30)
+    parser.add_argument("--subset", type=int, default=200_000, help="rows for to_sql")
+    parser.add_argument("--no-rss-60", action="store_true", help="skip the 2x-time-steps memory run")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-semantic-"))
+    pg_root = temporary_root("bench-pg-")
+    try:
+        print(f"writing cubes in {workdir} ...", flush=True)
+        cube = write_cube(workdir / "bench.zarr", args.times)
+        cube2 = None if args.no_rss_60 else write_cube(workdir / "bench2x.zarr", 2 * args.times)
+        with LocalPostgis(root=pg_root) as pg:
+            engine = create_engine(pg.dsn)
+            loader = run_loader(cube, pg.dsn, "bench")
+            reload = run_loader(cube, pg.dsn, "bench")  # replace: same cube again
+            double = run_loader(cube2, pg.dsn, "bench2x") if cube2 else None
+            to_sql = bench_to_sql(engine, "bench", args.subset)
+            copy = bench_psql_copy(pg, engine, "bench", workdir)
+            engine.dispose()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(pg_root, ignore_errors=True)
+
+    def rate(r: dict) -> float:
+        return r["rows"] / r["seconds"]
+
+    best = max(rate(loader), rate(reload))
+    print()
+    print(f"{'method':<44}{'rows':>12}{'seconds':>10}{'rows/s':>14}")
+    print(
+        f"{'semantic load, end to end (first load)':<44}{loader['rows']:>12,}{loader['seconds']:>10.2f}"
+        f"{rate(loader):>14,.0f}"
+    )
+    print(
+        f"{'semantic load, end to end (replace)':<44}{reload['rows']:>12,}{reload['seconds']:>10.2f}"
+        f"{rate(reload):>14,.0f}"
+    )
+    print(
+        f"{'pandas to_sql (subset)':<44}{to_sql['rows']:>12,}{to_sql['seconds']:>10.2f}{rate(to_sql):>14,.0f}"
+    )
+    copy_label = "psql \\copy of a ready CSV (no index)"
+    print(f"{copy_label:<44}{copy['rows']:>12,}{copy['seconds']:>10.2f}{rate(copy):>14,.0f}")
+    print()
+    ratio_copy, ratio_copy_replace = rate(loader) / rate(copy), rate(reload) / rate(copy)
+    print(
+        f"ratio loader / copy    : {ratio_copy:5.2f}x (replace run {ratio_copy_replace:.2f}x)  target >= 1.0x"
+    )
+    print(f"ratio loader / to_sql  : {best / rate(to_sql):5.1f}x  target >= 25x")
+    print(f"peak RSS, {args.times} steps       : {loader['peak_rss_mb']:.0f} MB")
+    if double:
+        print(
+            f"peak RSS, {2 * args.times} steps       : {double['peak_rss_mb']:.0f} MB "
+            f"({double['rows']:,} rows at {rate(double):,.0f} rows/s)"
+        )
+    os.sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

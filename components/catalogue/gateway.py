@@ -1,0 +1,113 @@
+"""The gateway: Caddy (automatic HTTPS, path routes to every web module, the homepage) and, when
+authorised client networks are configured, Traefik for TCP to PostGIS.
+
+It is built last, from the other groups' specs: their routes become the Caddyfile and their homepage
+entries the page, so the gateway can never route to a module that is not deployed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from components.catalogue.common import GATEWAY, Context, http_check
+from components.homepage import cards_from_specs, render_homepage
+from components.render.caddyfile import AuthGate, CaddySite, Route, render_caddyfile
+from components.render.traefik import render_traefik_tcp
+from components.service import (
+    STOP_FIRST,
+    ConfigFile,
+    Healthcheck,
+    Metrics,
+    Mount,
+    Port,
+    Resources,
+    ServiceSpec,
+)
+
+HOMEPAGE_ROOT = "/srv/homepage"
+CADDY_METRICS_PORT = 9180
+
+
+def caddy_routes(specs: Sequence[ServiceSpec]) -> list[Route]:
+    """One gateway route per spec that declares one; upstreams are the services' network aliases."""
+    return [
+        Route(
+            path=s.route.path,
+            upstream=f"{s.name}:{s.route.port}",
+            protected=s.route.protected,
+            strip_prefix=s.route.strip_prefix,
+        )
+        for s in specs
+        if s.route is not None
+    ]
+
+
+def caddy_site(ctx: Context, specs: Sequence[ServiceSpec]) -> CaddySite:
+    return CaddySite(
+        site=ctx.config.domain,
+        routes=caddy_routes(specs),
+        homepage_root=HOMEPAGE_ROOT,
+        email=ctx.config.acme_email,
+        auth=AuthGate() if ctx.config.identity.enabled else None,
+        metrics_listen=f":{CADDY_METRICS_PORT}" if ctx.config.monitoring.enabled else None,
+    )
+
+
+def homepage_html(ctx: Context, specs: Sequence[ServiceSpec]) -> str:
+    return render_homepage(cards_from_specs(specs), domain=ctx.config.domain)
+
+
+def specs(ctx: Context, others: Sequence[ServiceSpec]) -> list[ServiceSpec]:
+    cfg = ctx.config.gateway
+    monitored = ctx.config.monitoring.enabled
+    out = [
+        ServiceSpec(
+            name="caddy",
+            image=cfg.caddy_image,
+            constraints=(GATEWAY,),
+            networks=("edge", "monitoring") if monitored else ("edge",),
+            ports=(Port(80, 80), Port(443, 443), Port(443, 443, "udp")),
+            configs=(
+                ConfigFile("caddyfile", "/etc/caddy/Caddyfile", render_caddyfile(caddy_site(ctx, others))),
+                ConfigFile("homepage", f"{HOMEPAGE_ROOT}/index.html", homepage_html(ctx, others)),
+            ),
+            mounts=(Mount(ctx.volume("caddy-data"), "/data"), Mount(ctx.volume("caddy-config"), "/config")),
+            resources=Resources(1.0, 512, 0.1, 128),
+            healthcheck=http_check("http://127.0.0.1:2019/config/"),
+            metrics=Metrics(CADDY_METRICS_PORT) if monitored else None,
+            # Host-mode ports cannot be held by two tasks at once: stop the old task first.
+            update=STOP_FIRST,
+        ),
+    ]
+    postgis_deployed = any(s.name == "postgis" for s in others)
+    if cfg.postgis_clients and postgis_deployed:
+        static = (
+            "--entrypoints.postgis.address=:5432",
+            "--entrypoints.ping.address=:8082",
+            "--ping=true",
+            "--ping.entrypoint=ping",
+            "--providers.file.filename=/etc/traefik/dynamic.yml",
+            "--log.level=INFO",
+        )
+        out.append(
+            ServiceSpec(
+                name="traefik",
+                image=cfg.traefik_image,
+                constraints=(GATEWAY,),
+                networks=("data",),
+                ports=(Port(5432, cfg.postgis_port),),
+                args=static,
+                configs=(
+                    ConfigFile(
+                        "dynamic",
+                        "/etc/traefik/dynamic.yml",
+                        render_traefik_tcp("postgis:5432", cfg.postgis_clients),
+                    ),
+                ),
+                resources=Resources(0.5, 256, 0.05, 64),
+                healthcheck=Healthcheck(("CMD", "traefik", "healthcheck", *static)),
+                update=STOP_FIRST,
+                after=("postgis",),
+            )
+        )
+    return out

@@ -1,0 +1,428 @@
+"""One generic Swarm service, declared from a typed value (`ServiceSpec`).
+
+Every platform service (gateway, identity, monitoring, logs, Portainer, data, social media) is a
+`ServiceSpec`: plain, frozen data that the catalogue builds and tests inspect without Pulumi. One
+component, `SwarmService`, turns a spec into a `docker.Service` plus its immutable
+`docker.ServiceConfig` children, so every service gets the same pinned image rule, resource limits,
+healthcheck, update/rollback policy and labels: the rules live here once, not in each service.
+
+pulumi-docker 5.2 has no `replicated-job` mode (its `ServiceModeArgs` only knows `replicated` and
+`global_`). A one-shot job is therefore a single replica with restart condition `on-failure`: Swarm
+retries it until it exits 0 and then leaves the task `Complete`, which is what `replicated-job` does.
+The service carries the label `deepcube.mode=job` so operators and tests can tell jobs apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_docker as docker
+
+Mode = Literal["replicated", "global", "job"]
+
+_DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+_TAGGED = re.compile(r"^(?P<repo>[^@\s]+):(?P<tag>[\w][\w.-]{0,127})$")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+
+
+class SpecError(ValueError):
+    """A ServiceSpec breaks a platform rule; the message names the service and the field."""
+
+
+def check_pinned_image(image: str, *, service: str = "?") -> str:
+    """An image must name a version tag or a sha256 digest: `latest` or no tag drifts silently."""
+    if _DIGEST.match(image):
+        return image
+    match = _TAGGED.match(image)
+    if match is None or "/" in match.group("tag"):
+        raise SpecError(
+            f"{service}: image {image!r} is not pinned; expected repo:VERSION or repo@sha256:DIGEST"
+        )
+    if match.group("tag").lower() in {"latest", "stable", "edge", "main", "master"}:
+        raise SpecError(f"{service}: image {image!r} uses a moving tag; pin a version or a digest")
+    return image
+
+
+def content_name(prefix: str, content: str | bytes, length: int = 12) -> str:
+    """`prefix-<sha256>`: Swarm configs are immutable, so a changed content must get a new name."""
+    data = content.encode() if isinstance(content, str) else content
+    return f"{prefix}-{hashlib.sha256(data).hexdigest()[:length]}"
+
+
+@dataclass(frozen=True)
+class Port:
+    """A port published on the swarm; only the gateway should have any."""
+
+    target: int
+    published: int
+    protocol: Literal["tcp", "udp"] = "tcp"
+    mode: Literal["ingress", "host"] = "host"
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A file rendered at plan time and mounted from an immutable, content-named Swarm config."""
+
+    key: str
+    target: str
+    content: str
+    mode: int = 0o444
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """A Swarm secret (created once by the platform, named by content) mounted under /run/secrets."""
+
+    key: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A named volume (node-local: pair it with a placement constraint) or a host bind mount."""
+
+    source: str
+    target: str
+    type: Literal["volume", "bind"] = "volume"
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Resources:
+    """CPU in cores and memory in MiB; every service has both limits and reservations."""
+
+    cpu_limit: float
+    memory_limit_mb: int
+    cpu_reservation: float = 0.05
+    memory_reservation_mb: int = 32
+
+    def __post_init__(self) -> None:
+        if not (
+            0 < self.cpu_reservation <= self.cpu_limit
+            and 0 < self.memory_reservation_mb <= self.memory_limit_mb
+        ):
+            raise SpecError(f"reservations must be positive and within limits: {self}")
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """Docker healthcheck; `test` is the full Docker form, e.g. ("CMD-SHELL", "wget -q ...")."""
+
+    test: tuple[str, ...]
+    interval: str = "30s"
+    timeout: str = "5s"
+    retries: int = 3
+    start_period: str = "30s"
+
+
+@dataclass(frozen=True)
+class UpdatePolicy:
+    """How Swarm rolls out a change; `order="stop-first"` for services that lock a volume."""
+
+    parallelism: int = 1
+    delay: str = "10s"
+    order: Literal["start-first", "stop-first"] = "start-first"
+    failure_action: Literal["rollback", "pause", "continue"] = "rollback"
+    monitor: str = "30s"
+
+
+STOP_FIRST = UpdatePolicy(order="stop-first")
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """How the gateway reaches a web module: path prefix on the stack's domain, upstream port."""
+
+    path: str
+    port: int
+    protected: bool = True
+    strip_prefix: bool = False
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"/[a-z0-9][a-z0-9/_-]*[a-z0-9]", self.path):
+            raise SpecError(f"route path {self.path!r} must look like /name (no trailing slash)")
+
+
+@dataclass(frozen=True)
+class HomepageEntry:
+    """What the homepage shows for a module; the link is the service's route path."""
+
+    title: str
+    description: str
+    icon: str
+    """A 1-3 letter monogram drawn as a badge (no icon font or emoji font needed on the client)."""
+    group: str
+    status_path: str | None = None
+    link_suffix: str = ""
+    """Appended to the route path for the card's main link, e.g. `.well-known/openid-configuration`."""
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Where Prometheus scrapes this service (via dockerswarm_sd on the monitoring network)."""
+
+    port: int
+    path: str = "/metrics"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Everything that defines one Swarm service, as a value; see the module docstring."""
+
+    name: str
+    image: str | pulumi.Output[str]
+    resources: Resources
+    networks: tuple[str, ...]
+    healthcheck: Healthcheck | None = None
+    no_healthcheck_reason: str | None = None
+    mode: Mode = "replicated"
+    replicas: int = 1
+    constraints: tuple[str, ...] = ()
+    ports: tuple[Port, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    user: str | None = None
+    configs: tuple[ConfigFile, ...] = ()
+    secrets: tuple[SecretFile, ...] = ()
+    mounts: tuple[Mount, ...] = ()
+    update: UpdatePolicy = UpdatePolicy()
+    route: HttpRoute | None = None
+    homepage: HomepageEntry | None = None
+    metrics: Metrics | None = None
+    after: tuple[str, ...] = ()
+    job_attempts: int = 5
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise SpecError(f"service name {self.name!r} must be lower-case letters, digits and dashes")
+        if isinstance(self.image, str):
+            check_pinned_image(self.image, service=self.name)
+        if (self.healthcheck is None) == (self.no_healthcheck_reason is None):
+            raise SpecError(f"{self.name}: give exactly one of healthcheck or no_healthcheck_reason")
+        if self.mode == "global" and self.replicas != 1:
+            raise SpecError(f"{self.name}: global services have no replica count")
+        if self.mode == "job" and (self.replicas != 1 or self.ports or self.route):
+            raise SpecError(f"{self.name}: a job runs once, with no ports or route")
+        if not self.constraints:
+            raise SpecError(f"{self.name}: placement constraints are required (node.role or node.labels)")
+        if not self.networks:
+            raise SpecError(f"{self.name}: at least one network is required")
+        if self.homepage is not None and not re.fullmatch(r"[A-Z0-9]{1,3}", self.homepage.icon):
+            raise SpecError(
+                f"{self.name}: homepage icon must be a 1-3 letter monogram, got {self.homepage.icon!r}"
+            )
+        if self.homepage is not None and self.route is None:
+            raise SpecError(f"{self.name}: a homepage entry needs a route to link to")
+        keys = [c.key for c in self.configs]
+        if len(set(keys)) != len(keys):
+            raise SpecError(f"{self.name}: duplicate config keys {keys}")
+
+
+def _nano_cpus(cores: float) -> int:
+    return round(cores * 1_000_000_000)
+
+
+def _bytes(mib: int) -> int:
+    return mib * 1024 * 1024
+
+
+@dataclass
+class SwarmServiceArgs:
+    """Inputs of one `SwarmService`."""
+
+    spec: ServiceSpec
+    """The service, as data."""
+    provider: docker.Provider
+    """Docker provider talking to a Swarm manager."""
+    prefix: str
+    """Stack-unique prefix for Swarm object names (services, configs), e.g. `deepcube-ovh`."""
+    network_ids: Mapping[str, pulumi.Input[str]]
+    """Logical network name -> overlay network id."""
+    secrets: Mapping[str, docker.Secret] = field(default_factory=dict)
+    """Logical secret key -> Swarm secret created by the platform."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """Resources Pulumi must create first (Swarm itself ignores ordering)."""
+
+
+class SwarmService(pulumi.ComponentResource):
+    """A `docker.Service` and its content-named configs, built from one ServiceSpec."""
+
+    service: docker.Service
+    configs: dict[str, docker.ServiceConfig]
+
+    def __init__(self, name: str, args: SwarmServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("deepcube:swarm:SwarmService", name, None, opts)
+        spec = args.spec
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.configs = {}
+        config_mounts = []
+        for config in spec.configs:
+            swarm_name = content_name(f"{args.prefix}-{spec.name}-{config.key}", config.content)
+            resource = docker.ServiceConfig(
+                f"{name}-config-{config.key}",
+                name=swarm_name,
+                data=_b64(config.content),
+                opts=child,
+            )
+            self.configs[config.key] = resource
+            config_mounts.append(
+                docker.ServiceTaskSpecContainerSpecConfigArgs(
+                    config_id=resource.id,
+                    config_name=resource.name,
+                    file_name=config.target,
+                    file_mode=config.mode,
+                )
+            )
+        secret_mounts = []
+        for ref in spec.secrets:
+            if ref.key not in args.secrets:
+                raise SpecError(f"{spec.name}: secret {ref.key!r} is not provided by the platform")
+            secret = args.secrets[ref.key]
+            secret_mounts.append(
+                docker.ServiceTaskSpecContainerSpecSecretArgs(
+                    secret_id=secret.id,
+                    secret_name=secret.name,
+                    file_name=ref.target,
+                    file_mode=0o400,
+                )
+            )
+        missing = [n for n in spec.networks if n not in args.network_ids]
+        if missing:
+            raise SpecError(f"{spec.name}: unknown networks {missing}")
+
+        self.service = docker.Service(
+            f"{name}-service",
+            name=f"{args.prefix}-{spec.name}",
+            labels=[
+                docker.ServiceLabelArgs(label=k, value=v) for k, v in sorted(service_labels(spec).items())
+            ],
+            task_spec=docker.ServiceTaskSpecArgs(
+                container_spec=docker.ServiceTaskSpecContainerSpecArgs(
+                    image=spec.image,
+                    commands=list(spec.command) or None,
+                    args=list(spec.args) or None,
+                    env=dict(spec.env) or None,
+                    user=spec.user,
+                    hostname=None,
+                    configs=config_mounts or None,
+                    secrets=secret_mounts or None,
+                    mounts=[_mount(m) for m in spec.mounts] or None,
+                    healthcheck=_healthcheck(spec),
+                    stop_grace_period="30s",
+                ),
+                networks_advanceds=[
+                    docker.ServiceTaskSpecNetworksAdvancedArgs(id=args.network_ids[n], aliases=[spec.name])
+                    for n in spec.networks
+                ],
+                placement=docker.ServiceTaskSpecPlacementArgs(constraints=list(spec.constraints)),
+                resources=docker.ServiceTaskSpecResourcesArgs(
+                    limits=docker.ServiceTaskSpecResourcesLimitsArgs(
+                        nano_cpus=_nano_cpus(spec.resources.cpu_limit),
+                        memory_bytes=_bytes(spec.resources.memory_limit_mb),
+                    ),
+                    reservation=docker.ServiceTaskSpecResourcesReservationArgs(
+                        nano_cpus=_nano_cpus(spec.resources.cpu_reservation),
+                        memory_bytes=_bytes(spec.resources.memory_reservation_mb),
+                    ),
+                ),
+                restart_policy=_restart_policy(spec),
+            ),
+            mode=_mode(spec),
+            endpoint_spec=docker.ServiceEndpointSpecArgs(
+                mode="vip",
+                ports=[
+                    docker.ServiceEndpointSpecPortArgs(
+                        target_port=p.target,
+                        published_port=p.published,
+                        protocol=p.protocol,
+                        publish_mode=p.mode,
+                    )
+                    for p in spec.ports
+                ]
+                or None,
+            ),
+            update_config=None if spec.mode == "job" else _update(spec.update),
+            rollback_config=None
+            if spec.mode == "job"
+            else docker.ServiceRollbackConfigArgs(
+                parallelism=1,
+                delay="5s",
+                order="stop-first",
+                failure_action="pause",
+                monitor="30s",
+                max_failure_ratio="0",
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=list(args.depends_on))
+            ),
+        )
+        self.register_outputs({"service_id": self.service.id})
+
+
+def service_labels(spec: ServiceSpec) -> dict[str, str]:
+    """Labels read by Prometheus' dockerswarm_sd relabelling and by operators."""
+    labels = {"deepcube.service": spec.name, "deepcube.mode": spec.mode}
+    if spec.metrics is not None:
+        labels["prometheus.job"] = spec.name
+        labels["prometheus.port"] = str(spec.metrics.port)
+        labels["prometheus.path"] = spec.metrics.path
+    return labels
+
+
+def _b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+def _mount(mount: Mount) -> docker.ServiceTaskSpecContainerSpecMountArgs:
+    return docker.ServiceTaskSpecContainerSpecMountArgs(
+        source=mount.source,
+        target=mount.target,
+        type=mount.type,
+        read_only=mount.read_only,
+    )
+
+
+def _healthcheck(spec: ServiceSpec) -> docker.ServiceTaskSpecContainerSpecHealthcheckArgs | None:
+    check = spec.healthcheck
+    if check is None:
+        return None
+    return docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
+        tests=list(check.test),
+        interval=check.interval,
+        timeout=check.timeout,
+        retries=check.retries,
+        start_period=check.start_period,
+    )
+
+
+def _mode(spec: ServiceSpec) -> docker.ServiceModeArgs:
+    if spec.mode == "global":
+        return docker.ServiceModeArgs(global_=True)
+    return docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=spec.replicas))
+
+
+def _restart_policy(spec: ServiceSpec) -> docker.ServiceTaskSpecRestartPolicyArgs:
+    if spec.mode == "job":
+        return docker.ServiceTaskSpecRestartPolicyArgs(
+            condition="on-failure", delay="10s", max_attempts=spec.job_attempts, window="0s"
+        )
+    return docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay="5s", window="60s")
+
+
+def _update(policy: UpdatePolicy) -> docker.ServiceUpdateConfigArgs:
+    return docker.ServiceUpdateConfigArgs(
+        parallelism=policy.parallelism,
+        delay=policy.delay,
+        order=policy.order,
+        failure_action=policy.failure_action,
+        monitor=policy.monitor,
+        max_failure_ratio="0",
+    )

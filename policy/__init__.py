@@ -1,0 +1,1 @@
+"""The CrossGuard policy pack folder; `adapter` is importable without pulumi-policy."""

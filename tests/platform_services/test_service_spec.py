@@ -1,0 +1,100 @@
+"""ServiceSpec rules, checked without Pulumi."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.service import (
+    Healthcheck,
+    HomepageEntry,
+    HttpRoute,
+    Port,
+    Resources,
+    ServiceSpec,
+    SpecError,
+    check_pinned_image,
+    content_name,
+)
+
+BASE = dict(
+    name="svc",
+    image="nginx:1.27.2",
+    resources=Resources(0.5, 128),
+    networks=("edge",),
+    constraints=("node.role==worker",),
+    healthcheck=Healthcheck(("CMD", "true")),
+)
+
+
+def spec(**changes) -> ServiceSpec:
+    return ServiceSpec(**{**BASE, **changes})
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "nginx:1.27.2",
+        "ghcr.io/org/app:v3.1.6",
+        "localhost:5000/app:0.1",
+        "postgis/postgis:16-3.4",
+        "nginx@sha256:" + "0" * 64,
+    ],
+)
+def test_pinned_images_pass(image):
+    assert check_pinned_image(image) == image
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "nginx",
+        "nginx:latest",
+        "nginx:LATEST",
+        "localhost:5000/app",
+        "nginx@sha256:abc",
+        "ghcr.io/org/app:main",
+    ],
+)
+def test_unpinned_images_are_rejected(image):
+    with pytest.raises(SpecError, match="svc: image"):
+        check_pinned_image(image, service="svc")
+
+
+def test_healthcheck_or_a_reason_exactly_one():
+    with pytest.raises(SpecError, match="exactly one of healthcheck or no_healthcheck_reason"):
+        spec(healthcheck=None)
+    with pytest.raises(SpecError, match="exactly one"):
+        spec(no_healthcheck_reason="because")
+    assert spec(healthcheck=None, no_healthcheck_reason="distroless image").no_healthcheck_reason
+
+
+def test_placement_networks_and_job_rules():
+    with pytest.raises(SpecError, match="placement constraints are required"):
+        spec(constraints=())
+    with pytest.raises(SpecError, match="at least one network"):
+        spec(networks=())
+    with pytest.raises(SpecError, match="a job runs once"):
+        spec(mode="job", ports=(Port(80, 80),), healthcheck=None, no_healthcheck_reason="job")
+    with pytest.raises(SpecError, match="global services have no replica count"):
+        spec(mode="global", replicas=3)
+    with pytest.raises(SpecError, match="needs a route"):
+        spec(homepage=HomepageEntry("T", "D", "X", "data"))
+
+
+def test_resources_reservations_within_limits():
+    with pytest.raises(SpecError, match="reservations"):
+        Resources(cpu_limit=0.5, memory_limit_mb=128, memory_reservation_mb=256)
+
+
+def test_route_paths_are_clean():
+    assert HttpRoute("/grafana", 3000).path == "/grafana"
+    for bad in ("grafana", "/grafana/", "/Grafana", "/"):
+        with pytest.raises(SpecError, match="route path"):
+            HttpRoute(bad, 3000)
+
+
+def test_content_names_follow_content():
+    first = content_name("deepcube-ovh-caddy-caddyfile", "a")
+    assert first == content_name("deepcube-ovh-caddy-caddyfile", "a")
+    assert first != content_name("deepcube-ovh-caddy-caddyfile", "b")
+    assert first.startswith("deepcube-ovh-caddy-caddyfile-") and len(first.rsplit("-", 1)[1]) == 12

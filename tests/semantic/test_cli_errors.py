@@ -1,0 +1,98 @@
+"""Every bad input gets ONE line on stderr naming what is at fault, and exit code 2."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from semantic.cli import app
+from semantic.local_postgis import free_port
+from tests.semantic.cubes import make_cube
+
+pytestmark = pytest.mark.postgis
+
+
+def run_cli(*args: str, env: dict | None = None):
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def assert_one_line_error(result, *fragments: str) -> str:
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("semantic: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def irregular_cube(cubes_dir):
+    return make_cube(cubes_dir / "irregular.zarr", irregular=True)
+
+
+def test_unknown_cube_id(postgis, small_cube, tmp_path):
+    assert run_cli("load", small_cube, "--dsn", postgis.dsn, "--cube-id", "known", "-q").exit_code == 0
+    line = assert_one_line_error(
+        run_cli("mapping", "nope", "--dsn", postgis.dsn, "-o", str(tmp_path)),
+        "unknown cube id 'nope'",
+        "'known'",
+    )
+    assert "deepcube-local" not in line
+    query = tmp_path / "q.rq"
+    query.write_text("SELECT * WHERE { ?s ?p ?o } LIMIT 1")
+    assert_one_line_error(
+        run_cli("query", str(query), "--dsn", postgis.dsn, "--cube-id", "nope"), "unknown cube id 'nope'"
+    )
+
+
+def test_cube_without_regular_grid(postgis, irregular_cube):
+    assert_one_line_error(run_cli("load", irregular_cube, "--dsn", postgis.dsn), "no regular grid", "'lon'")
+
+
+def test_missing_variable(postgis, small_cube):
+    assert_one_line_error(
+        run_cli("load", small_cube, "--dsn", postgis.dsn, "--variables", "t2m,nope"),
+        "variable 'nope' not in cube",
+        "precip, t2m",
+    )
+
+
+def test_database_down(postgis, small_cube):
+    dsn = postgis.dsn_with(port=free_port())
+    line = assert_one_line_error(
+        run_cli("load", small_cube, "--dsn", dsn), "cannot connect to PostgreSQL", "Connection refused"
+    )
+    assert postgis.password not in line
+
+
+def test_wrong_password(postgis, small_cube):
+    line = assert_one_line_error(
+        run_cli("load", small_cube, "--dsn", postgis.dsn_with(password="wrong")),
+        "password authentication failed",
+    )
+    assert "wrong" not in line.replace("password authentication", "")
+
+
+def test_missing_cube_and_bad_options(postgis, small_cube, tmp_path):
+    assert_one_line_error(
+        run_cli("load", str(tmp_path / "absent.zarr"), "--dsn", postgis.dsn), "cube not found"
+    )
+    assert_one_line_error(
+        run_cli("load", small_cube, "--dsn", postgis.dsn, "--time", "2020-01-01"), "expected START/END"
+    )
+    assert_one_line_error(run_cli("load", small_cube, "--dsn", postgis.dsn, "--bbox", "1,2,3"), "--bbox")
+    assert_one_line_error(
+        run_cli("load", small_cube, "--dsn", postgis.dsn, "--time", "2030-01-01/2030-02-01"),
+        "selects no time step",
+    )
+    assert_one_line_error(run_cli("load", small_cube, env={"DEEPCUBE_DSN": ""}), "no database given")
+
+
+def test_dsn_from_environment_and_traceback_opt_in(postgis, small_cube):
+    ok = run_cli("load", small_cube, "--cube-id", "fromenv", "-q", env={"DEEPCUBE_DSN": postgis.dsn})
+    assert ok.exit_code == 0, ok.output
+    assert "replaced cube 'fromenv': 120 cells, 600 observations" in ok.stdout
+    loud = run_cli("--traceback", "load", small_cube, "--dsn", postgis.dsn, "--variables", "nope")
+    assert loud.exit_code != 0 and type(loud.exception).__name__ == "MissingVariableError"

@@ -1,0 +1,201 @@
+"""Loading cubes: counts, values, NULLs, replace/append semantics, projected and S3 cubes, rollback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from semantic import api, loader
+from semantic.errors import IncompatibleLoadError
+from tests.semantic.conftest import database_state, fetch, scalar
+from tests.semantic.cubes import make_cube
+
+pytestmark = pytest.mark.postgis
+
+
+def observations(engine, cube_id: str, columns: str) -> list:
+    return fetch(
+        engine, f'SELECT cell_id, time, {columns} FROM deepcube."obs_{cube_id}" ORDER BY cell_id, time'
+    )
+
+
+def expected_rows(path: str, variables: list[str]) -> list:
+    ds = xr.open_zarr(path)
+    height, width = ds.sizes["lat"], ds.sizes["lon"]
+    arrays = {v: ds[v].values for v in variables}
+    times = ds["time"].values
+    rows = []
+    for r in range(height):
+        for c in range(width):
+            for t, time in enumerate(times):
+                vals = [arrays[v][t, r, c] for v in variables]
+                rows.append(
+                    (
+                        r * width + c,
+                        time.astype("datetime64[us]").item(),
+                        *[None if np.isnan(v) else float(v) for v in vals],
+                    )
+                )
+    return rows
+
+
+def test_counts_values_and_nulls_equal_the_cube(postgis, engine, small_cube):
+    report = api.load(small_cube, postgis.dsn, cube_id="values")
+    assert (report.mode, report.n_cells, report.n_observations) == ("replace", 120, 600)
+    assert report.skipped_static == ["elevation"]
+    assert observations(engine, "values", "t2m, precip") == expected_rows(small_cube, ["t2m", "precip"])
+    nulls = scalar(engine, 'SELECT count(*) FROM deepcube."obs_values" WHERE t2m IS NULL')
+    ds = xr.open_zarr(small_cube)
+    assert nulls == int(np.isnan(ds["t2m"].values).sum()) > 0
+    assert scalar(engine, "SELECT count(*) FROM deepcube.cells_values") == 120
+
+
+def test_cell_polygons_have_no_float_noise(postgis, engine, small_cube):
+    api.load(small_cube, postgis.dsn, cube_id="noise")
+    wkt = scalar(engine, "SELECT ST_AsText(geom) FROM deepcube.cells_noise WHERE cell_id = 23")
+    # row 2, col 3 of a 0.01 degree grid whose north-west corner is (10, 50)
+    assert wkt == "POLYGON((10.03 49.97,10.04 49.97,10.04 49.98,10.03 49.98,10.03 49.97))"
+    assert scalar(
+        engine,
+        "SELECT bool_and(ST_IsValid(geom)) AND bool_and(ST_SRID(geom) = 4326) FROM deepcube.cells_noise",
+    )
+    assert (
+        scalar(
+            engine,
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'cells_noise' "
+            "AND indexdef LIKE '%USING gist%'",
+        )
+        == 1
+    )
+
+
+def test_registry_describes_the_cube(postgis, engine, small_cube):
+    api.load(small_cube, postgis.dsn, cube_id="registry")
+    info = api.describe("registry", postgis.dsn)
+    assert info.grid.crs == "EPSG:4326" and info.window == (0, 12, 0, 10)
+    assert [(v.name, v.units) for v in info.variables] == [("precip", "mm"), ("t2m", "K")]
+    assert str(info.time_start) == "2020-01-01 00:00:00" and str(info.time_end) == "2020-01-05 00:00:00"
+    assert info.title == "test cube small.zarr"
+    assert info.bbox() == (10.0, 49.88, 10.1, 50.0)
+
+
+def test_loading_again_replaces_without_duplicates(postgis, engine, small_cube):
+    api.load(small_cube, postgis.dsn, cube_id="again")
+    first = observations(engine, "again", "t2m, precip")
+    api.load(small_cube, postgis.dsn, cube_id="again")
+    assert observations(engine, "again", "t2m, precip") == first
+    assert scalar(engine, "SELECT count(*) FROM deepcube.cube WHERE id = 'again'") == 1
+    assert scalar(engine, "SELECT count(*) FROM deepcube.cube_variable WHERE cube_id = 'again'") == 2
+    assert scalar(engine, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%again%'") == 2
+
+
+def test_time_ranges_add_up_idempotently(postgis, engine, small_cube):
+    api.load(small_cube, postgis.dsn, cube_id="ranges", time="2020-01-01/2020-01-02")
+    assert scalar(engine, 'SELECT count(DISTINCT time) FROM deepcube."obs_ranges"') == 2
+    report = api.load(small_cube, postgis.dsn, cube_id="ranges", time="2020-01-03/2020-01-05")
+    assert report.mode == "append" and report.n_observations == 360
+    again = api.load(small_cube, postgis.dsn, cube_id="ranges", time="2020-01-03/2020-01-05")
+    assert again.mode == "append"
+    assert observations(engine, "ranges", "t2m, precip") == expected_rows(small_cube, ["t2m", "precip"])
+    assert fetch(
+        engine, "SELECT time_start::text, time_end::text FROM deepcube.cube WHERE id = 'ranges'"
+    ) == [("2020-01-01 00:00:00", "2020-01-05 00:00:00")]
+    assert scalar(engine, "SELECT count(*) FROM deepcube.cube_time WHERE cube_id = 'ranges'") == 5
+
+
+def test_time_range_with_other_variables_is_refused(postgis, small_cube):
+    api.load(small_cube, postgis.dsn, cube_id="refuse", time="2020-01-01/2020-01-02")
+    with pytest.raises(IncompatibleLoadError, match="holds variables"):
+        api.load(small_cube, postgis.dsn, cube_id="refuse", time="2020-01-03/2020-01-03", variables=["t2m"])
+
+
+def test_variables_and_bbox_subset(postgis, engine, small_cube):
+    report = api.load(
+        small_cube, postgis.dsn, cube_id="subset", variables=["t2m"], bbox="10.015,49.955,10.035,49.975"
+    )
+    assert report.n_cells == 9 and report.variables == ["t2m"]
+    assert fetch(engine, "SELECT min(row), max(row), min(col), max(col) FROM deepcube.cells_subset") == [
+        (2, 4, 1, 3)
+    ]
+    columns = fetch(
+        engine,
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = 'obs_subset' ORDER BY ordinal_position",
+    )
+    assert [c[0] for c in columns] == ["cell_id", "time", "t2m"]
+    # cell ids stay those of the whole grid
+    assert scalar(engine, "SELECT min(cell_id) FROM deepcube.cells_subset") == 2 * 10 + 1
+
+
+def test_projected_cube_cells_are_in_wgs84(postgis, engine, cubes_dir):
+    path = make_cube(
+        cubes_dir / "laea.zarr",
+        crs="EPSG:3035",
+        origin=(4_321_000.0, 3_210_000.0),
+        res=1000.0,
+        height=4,
+        width=3,
+        times=2,
+        zarr_format=3,
+    )
+    api.load(path, postgis.dsn, cube_id="laea")
+    assert fetch(engine, "SELECT count(*), bool_and(ST_IsValid(geom)) FROM deepcube.cells_laea") == [
+        (12, True)
+    ]
+    lon, lat = fetch(
+        engine,
+        "SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM deepcube.cells_laea WHERE cell_id = 0",
+    )[0]
+    from pyproj import Transformer
+
+    exp_lon, exp_lat = Transformer.from_crs(3035, 4326, always_xy=True).transform(4_321_500.0, 3_209_500.0)
+    assert abs(lon - exp_lon) < 1e-4 and abs(lat - exp_lat) < 1e-4
+    assert scalar(engine, "SELECT crs FROM deepcube.cube WHERE id = 'laea'") == "EPSG:3035"
+
+
+def test_a_failed_load_leaves_the_database_unchanged(postgis, engine, small_cube, monkeypatch):
+    api.load(small_cube, postgis.dsn, cube_id="failing")
+    before = database_state(engine)
+    calls = {"n": 0}
+    original = loader.copy_buffers.observation_rows
+
+    def bad_value_after_first_block(*args):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise ValueError("bad value")
+        return original(*args)
+
+    monkeypatch.setattr(loader.copy_buffers, "observation_rows", bad_value_after_first_block)
+    with pytest.raises(ValueError, match="bad value"):
+        api.load(small_cube, postgis.dsn, cube_id="failing")
+    with pytest.raises(ValueError, match="bad value"):
+        api.load(small_cube, postgis.dsn, cube_id="failing_new")
+    assert calls["n"] > 2
+    assert database_state(engine) == before
+
+
+def test_init_is_idempotent(postgis):
+    api.init(postgis.dsn)
+    assert api.init(postgis.dsn) is False
+
+
+@pytest.mark.s3
+def test_loads_a_cube_from_s3(postgis, engine, s3_bucket, s3_server):
+    uri = make_cube(
+        f"s3://{s3_bucket}/remote.zarr",
+        storage_options=s3_server.storage_options(),
+        height=6,
+        width=5,
+        times=3,
+    )
+    report = api.load(uri, postgis.dsn, cube_id="remote")
+    assert (report.n_cells, report.n_observations) == (30, 90)
+    assert scalar(engine, "SELECT source_uri FROM deepcube.cube WHERE id = 'remote'") == uri
+    assert scalar(engine, 'SELECT count(t2m) + count(precip) FROM deepcube."obs_remote"') == int(
+        2 * 90
+        - sum(
+            np.isnan(xr.open_zarr(uri, storage_options=s3_server.storage_options())[v].values).sum()
+            for v in ("t2m", "precip")
+        )
+    )

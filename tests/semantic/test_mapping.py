@@ -1,0 +1,99 @@
+"""The four generated artefacts: parseable, OWL 2 QL-shaped, password-free, and what Ontop expects."""
+
+from __future__ import annotations
+
+import pytest
+from rdflib import OWL, RDF, RDFS, Graph, Namespace, URIRef
+from typer.testing import CliRunner
+
+from semantic.cli import app
+
+pytestmark = pytest.mark.postgis
+RR = Namespace("http://www.w3.org/ns/r2rml#")
+GEO = Namespace("http://www.opengis.net/ont/geosparql#")
+QB = Namespace("http://purl.org/linked-data/cube#")
+DC = Namespace("https://w3id.org/deepcube/ontology#")
+# axioms allowed in our OWL 2 QL ontology (plus annotations)
+QL_PREDICATES = {RDF.type, RDFS.subClassOf, RDFS.domain, RDFS.range, RDFS.label, RDFS.comment, DC.units}
+QL_RANGES = {
+    URIRef("http://www.w3.org/2001/XMLSchema#dateTime"),
+    URIRef("http://www.w3.org/2001/XMLSchema#integer"),
+    URIRef("http://www.w3.org/2001/XMLSchema#string"),
+}
+
+
+@pytest.fixture(scope="module")
+def mapping_dir(postgis, small_cube, tmp_path_factory):
+    out = tmp_path_factory.mktemp("mapping")
+    runner = CliRunner()
+    assert (
+        runner.invoke(app, ["load", small_cube, "--dsn", postgis.dsn, "--cube-id", "mapped", "-q"]).exit_code
+        == 0
+    )
+    result = runner.invoke(app, ["mapping", "mapped", "--dsn", postgis.dsn, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_four_artefacts_are_written(mapping_dir):
+    assert {p.name for p in mapping_dir.iterdir()} == {
+        "ontology.ttl",
+        "mapping.r2rml.ttl",
+        "ontop.properties",
+        "queries",
+    }
+    assert len(list((mapping_dir / "queries").glob("*.rq"))) >= 6
+
+
+def test_ontology_is_owl2_ql_shaped(mapping_dir):
+    g = Graph().parse(mapping_dir / "ontology.ttl")
+    assert (DC.Cell, RDFS.subClassOf, GEO.Feature) in g
+    assert (DC.Observation, RDFS.subClassOf, QB.Observation) in g
+    assert (DC.time, RDFS.range, URIRef("http://www.w3.org/2001/XMLSchema#dateTime")) in g
+    cv = Namespace("https://w3id.org/deepcube/cube/mapped/def#")
+    assert (cv.t2m, RDF.type, OWL.DatatypeProperty) in g and str(g.value(cv.t2m, DC.units)) == "K"
+    assert str(g.value(cv.precip, DC.units)) == "mm"
+    for s, p, o in g:
+        assert p in QL_PREDICATES, p
+        if p == RDFS.subClassOf:
+            assert isinstance(s, URIRef) and isinstance(o, URIRef)  # named classes only
+        if p == RDFS.range and g.value(s, RDF.type) == OWL.DatatypeProperty:
+            assert o in QL_RANGES, (s, o)
+
+
+def test_r2rml_maps_geometry_as_st_astext_wkt_literal(mapping_dir):
+    g = Graph().parse(mapping_dir / "mapping.r2rml.ttl")
+    maps = set(g.subjects(RDF.type, RR.TriplesMap))
+    assert len(maps) == 5
+    queries = [str(q) for q in g.objects(None, RR.sqlQuery)]
+    assert any("ST_AsText(geom) AS wkt" in q for q in queries)
+    wkt_maps = [om for om in g.subjects(RR.datatype, GEO.wktLiteral)]
+    assert [str(g.value(om, RR.column)) for om in wkt_maps] == ["wkt"]
+
+
+def test_ontop_properties_have_no_password(mapping_dir, postgis):
+    text = (mapping_dir / "ontop.properties").read_text()
+    assert f"jdbc.url=jdbc:postgresql://127.0.0.1:{postgis.port}/{postgis.database}" in text
+    assert f"jdbc.user={postgis.user}" in text
+    assert postgis.password not in text and "jdbc.password" not in text
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json", "geojson"])
+def test_query_command_formats(mapping_dir, postgis, fmt):
+    import json
+
+    query = mapping_dir / "queries" / "04_mean_per_cell.rq"
+    result = CliRunner().invoke(
+        app, ["query", str(query), "--dsn", postgis.dsn, "--cube-id", "mapped", "--format", fmt]
+    )
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        assert json.loads(result.stdout)["results"]["bindings"]
+    elif fmt == "geojson":
+        features = json.loads(result.stdout)["features"]
+        assert features and features[0]["geometry"]["type"] == "Polygon"
+        assert "mean" in features[0]["properties"]
+    elif fmt == "csv":
+        assert result.stdout.startswith("cell,wkt,mean,min,max,n\n")
+    else:
+        assert "mean" in result.stdout
