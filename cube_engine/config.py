@@ -57,7 +57,9 @@ class SourceConfig(_Model):
         None, description="strftime-like pattern found in file names, e.g. 'NDVI_%Y%m%d' (GeoTIFF)."
     )
     crs: str | None = Field(None, description="Source CRS when the files do not say (e.g. 'EPSG:32633').")
-    storage_options: dict[str, Any] = Field(default_factory=dict, description="fsspec options (s3 endpoint...)")
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict, description="fsspec options (s3 endpoint...)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:

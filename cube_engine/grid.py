@@ -88,9 +88,7 @@ class Grid:
         """Grid from 1-D pixel-centre coordinates (either direction); fails on irregular spacing."""
         x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
         step_x, step_y = _regular_step(x, f"{what} x/lon"), _regular_step(y, f"{what} y/lat")
-        return cls(
-            x.size, y.size, Affine(step_x, 0, x[0] - step_x / 2, 0, step_y, y[0] - step_y / 2), crs
-        )
+        return cls(x.size, y.size, Affine(step_x, 0, x[0] - step_x / 2, 0, step_y, y[0] - step_y / 2), crs)
 
     # -- properties ---------------------------------------------------------------------------------
     @property
@@ -138,7 +136,7 @@ class Grid:
         """The sub-grid of a (row, col) window (a tile keeps the parent's pixel alignment)."""
         r0, r1, _ = rows.indices(self.height)
         c0, c1, _ = cols.indices(self.width)
-        return Grid(c1 - c0, r1 - r0, self.transform * Affine.translation(c0, r0), self.crs)
+        return Grid(c1 - c0, r1 - r0, self.transform @ Affine.translation(c0, r0), self.crs)
 
     def geographic_bounds(self) -> tuple[float, float, float, float]:
         """(lon_min, lat_min, lon_max, lat_max) of the grid's footprint, densified edges."""
@@ -155,7 +153,9 @@ def _regular_step(values: np.ndarray, what: str) -> float:
     steps = np.diff(values)
     step = (values[-1] - values[0]) / (values.size - 1)
     if step == 0 or np.max(np.abs(steps - step)) > _REL_TOL * abs(step) * max(1, values.size) ** 0.5 + 1e-9:
-        raise GridError(f"{what}: coordinates are not a regular grid (steps {steps.min():g}..{steps.max():g})")
+        raise GridError(
+            f"{what}: coordinates are not a regular grid (steps {steps.min():g}..{steps.max():g})"
+        )
     return float(step)
 
 

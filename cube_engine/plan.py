@@ -58,16 +58,20 @@ class SourcePlan:
         return max(1, round(self.scale)) if not self.separable else 1
 
     def overlaps(self) -> bool:
-        return self.read_window("nearest", slice(0, self.target.height), slice(0, self.target.width)) is not None
+        return (
+            self.read_window("nearest", slice(0, self.target.height), slice(0, self.target.width)) is not None
+        )
 
     # -- separable ----------------------------------------------------------------------------------
     def _axis_ops(self, method: str, rows: slice, cols: slice) -> tuple[AxisOp, AxisOp] | None:
         key = (method, rows.start, rows.stop, cols.start, cols.stop)
         if key not in self._ops:
-            op_y = axis_op(method, self.fy_centres[rows], self.fy_edges[rows.start : rows.stop + 1],
-                           self.source.height)
-            op_x = axis_op(method, self.fx_centres[cols], self.fx_edges[cols.start : cols.stop + 1],
-                           self.source.width)
+            op_y = axis_op(
+                method, self.fy_centres[rows], self.fy_edges[rows.start : rows.stop + 1], self.source.height
+            )
+            op_x = axis_op(
+                method, self.fx_centres[cols], self.fx_edges[cols.start : cols.stop + 1], self.source.width
+            )
             if len(self._ops) > 4096:
                 self._ops.clear()
             self._ops[key] = None if op_y is None or op_x is None else (op_y, op_x)
@@ -83,8 +87,13 @@ class SourcePlan:
                 return None
             return slice(ops[0].lo, ops[0].hi), slice(ops[1].lo, ops[1].hi)
         k = self.coarsen_factor if method in ("block_mean", "mode") else 1
-        window = read_window_2d(self.fy_2d[rows, cols], self.fx_2d[rows, cols], self.source.height,
-                                self.source.width, margin=k + 1)
+        window = read_window_2d(
+            self.fy_2d[rows, cols],
+            self.fx_2d[rows, cols],
+            self.source.height,
+            self.source.width,
+            margin=k + 1,
+        )
         if window is None:
             return None
         y0, y1, x0, x1 = window
@@ -104,11 +113,13 @@ class SourcePlan:
         if method in ("block_mean", "mode") and k > 1:
             cut = coarsen(cut, k, method)
             n_full = (-(-self.source.height // k), -(-self.source.width // k))
-            return resample_points(cut, fy / k, fx / k, "nearest", n_full,
-                                   (window[0].start // k, window[1].start // k))
+            return resample_points(
+                cut, fy / k, fx / k, "nearest", n_full, (window[0].start // k, window[1].start // k)
+            )
         point_method = "nearest" if method in ("nearest", "mode", "block_mean") else "bilinear"
-        return resample_points(cut, fy, fx, point_method, self.source.shape,
-                               (window[0].start, window[1].start))
+        return resample_points(
+            cut, fy, fx, point_method, self.source.shape, (window[0].start, window[1].start)
+        )
 
     def resample(self, data: np.ndarray, method: str, rows: slice, cols: slice) -> np.ndarray:
         """Convenience for whole in-memory sources (tests, small layers)."""
@@ -124,9 +135,13 @@ def plan_source(source: Grid, target: Grid) -> SourcePlan:
     if source.crs.equals(target.crs):
         t, s = target.transform, source.transform
         return SourcePlan(
-            source, target, True,
-            fx_centres=(target.x - s.c) / s.a, fy_centres=(target.y - s.f) / s.e,
-            fx_edges=(target.x_edges() - s.c) / s.a, fy_edges=(target.y_edges() - s.f) / s.e,
+            source,
+            target,
+            True,
+            fx_centres=(target.x - s.c) / s.a,
+            fy_centres=(target.y - s.f) / s.e,
+            fx_edges=(target.x_edges() - s.c) / s.a,
+            fy_edges=(target.y_edges() - s.f) / s.e,
             scale=float(np.sqrt(abs(t.a * t.e) / abs(s.a * s.e))),
         )
     xx, yy = np.meshgrid(target.x, target.y)

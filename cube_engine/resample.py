@@ -59,7 +59,7 @@ def bilinear_op(f_centres: np.ndarray, n: int) -> AxisOp | None:
         return None
     u = np.clip(f - 0.5, 0, n - 1)
     i0 = np.clip(np.floor(u).astype("int64"), 0, max(n - 2, 0))
-    w = u - i0
+    w = (u - i0).astype("float32")
     i1 = np.minimum(i0 + 1, n - 1)
     lo, hi = int(i0[valid].min()), int(i1[valid].max()) + 1
     clip = hi - lo - 1
@@ -80,10 +80,13 @@ def window_op(f_edges: np.ndarray, n: int) -> AxisOp | None:
     start = np.where(empty, fallback, start)
     stop = np.where(empty, fallback + 1, stop)
     valid = ~empty | inside
+    start, stop = np.where(valid, start, 0), np.where(valid, stop, 0)
     if not valid.any():
         return None
     lo, hi = int(start[valid].min()), int(stop[valid].max())
-    return AxisOp("window", np.clip(start - lo, 0, hi - lo), np.clip(stop - lo, 0, hi - lo), None, valid, lo, hi)
+    return AxisOp(
+        "window", np.clip(start - lo, 0, hi - lo), np.clip(stop - lo, 0, hi - lo), None, valid, lo, hi
+    )
 
 
 def axis_op(method: str, f_centres: np.ndarray, f_edges: np.ndarray, n: int) -> AxisOp | None:
@@ -96,24 +99,45 @@ def axis_op(method: str, f_centres: np.ndarray, f_edges: np.ndarray, n: int) -> 
     raise ValueError(f"unknown resampling method {method!r}")
 
 
+def _contiguous(index: np.ndarray) -> bool:
+    return index.size > 0 and bool(np.all(np.diff(index) == 1))
+
+
 def _window_sum(a: np.ndarray, start: np.ndarray, stop: np.ndarray, axis: int) -> np.ndarray:
-    k = int(stop[0] - start[0])
-    m = start.size
-    if k > 0 and np.all(stop - start == k) and np.all(start == start[0] + k * np.arange(m)):
-        # Uniform, contiguous windows (integer factors): exact reshape-sum, no cumsum round-off.
-        part = np.take(a, np.arange(start[0], stop[-1]), axis=axis)
-        shape = (*part.shape[:axis], m, k, *part.shape[axis + 1 :])
-        return part.reshape(shape).sum(axis=axis + 1, dtype="float64")
+    """Sum of a[start[i]:stop[i]] along `axis`; empty windows give 0."""
+    used = stop > start
+    idx = np.flatnonzero(used)
+    if idx.size and _contiguous(idx):
+        s, e = start[idx], stop[idx]
+        k, m = int(e[0] - s[0]), idx.size
+        if k > 0 and np.all(e - s == k) and np.all(s == s[0] + k * np.arange(m)):
+            # Uniform, contiguous windows (integer factors): exact reshape-sum, no cumsum round-off.
+            part = np.take(a, np.arange(s[0], e[-1]), axis=axis) if (s[0], e[-1]) != (0, a.shape[axis]) else a
+            shape = (*part.shape[:axis], m, k, *part.shape[axis + 1 :])
+            summed = part.reshape(shape).sum(axis=axis + 1, dtype="float32" if k <= 16 else "float64")
+            if m == start.size:
+                return summed
+            out_shape = list(summed.shape)
+            out_shape[axis] = start.size
+            out = np.zeros(out_shape, dtype=summed.dtype)
+            index = [slice(None)] * a.ndim
+            index[axis] = slice(int(idx[0]), int(idx[-1]) + 1)
+            out[tuple(index)] = summed
+            return out
     cs = np.cumsum(a, axis=axis, dtype="float64")
     pad = [(0, 0)] * a.ndim
     pad[axis] = (1, 0)
     cs = np.pad(cs, pad)
-    return np.take(cs, stop, axis=axis) - np.take(cs, start, axis=axis)
+    return np.take(cs, np.where(used, stop, 0), axis=axis) - np.take(cs, np.where(used, start, 0), axis=axis)
 
 
 def apply_axis(a: np.ndarray, op: AxisOp, axis: int) -> np.ndarray:
     """Apply a linear axis operator to `a` (already cut to the op's read window along `axis`)."""
     if op.kind == "take":
+        if _contiguous(op.i0):  # equal resolution: a plain window cut, no gather
+            index = [slice(None)] * a.ndim
+            index[axis] = slice(int(op.i0[0]), int(op.i0[-1]) + 1)
+            return a[tuple(index)]
         return np.take(a, op.i0, axis=axis)
     if op.kind == "linear":
         shape = [1] * a.ndim
@@ -136,17 +160,24 @@ def resample_separable(data: np.ndarray, op_y: AxisOp, op_x: AxisOp, method: str
     """Resample (..., y, x) data cut to the ops' read windows; returns float32 (..., ty, tx)."""
     if method == "mode":
         return _mode_separable(data, op_y, op_x)
+    data = np.asarray(data, dtype="float32")
+    ay, ax = data.ndim - 2, data.ndim - 1
+    if op_y.kind == op_x.kind == "take":
+        # Nearest: every target takes exactly one source pixel, NaN included; no weights needed.
+        out = np.array(apply_axis(apply_axis(data, op_y, ay), op_x, ax), dtype="float32")
+        return _mask_outside(out, op_y, op_x)
     valid = ~np.isnan(data)
     all_valid = bool(valid.all())
-    num = np.where(valid, data, 0) if not all_valid else data
-    num = apply_axis(apply_axis(num, op_y, data.ndim - 2), op_x, data.ndim - 1)
+    num = data if all_valid else np.where(valid, data, np.float32(0))
+    num = apply_axis(apply_axis(num, op_y, ay), op_x, ax)
     if all_valid:
         ones = np.ones(data.shape[-2:], dtype="float32")
         den = apply_axis(apply_axis(ones, op_y, 0), op_x, 1)
     else:
-        den = apply_axis(apply_axis(valid.astype("float32"), op_y, data.ndim - 2), op_x, data.ndim - 1)
+        den = apply_axis(apply_axis(valid.view(np.uint8).astype("float32"), op_y, ay), op_x, ax)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(den > 1e-9, num / np.where(den > 1e-9, den, 1), np.nan).astype("float32")
+        out = (num / den).astype("float32", copy=False)
+    out[..., :, :][np.broadcast_to(den <= 1e-6, out.shape)] = np.nan
     return _mask_outside(out, op_y, op_x)
 
 
@@ -183,8 +214,14 @@ def read_window_2d(fy: np.ndarray, fx: np.ndarray, ny: int, nx: int, margin: int
     return y0, y1, x0, x1
 
 
-def resample_points(data: np.ndarray, fy: np.ndarray, fx: np.ndarray, method: str, n_full: tuple[int, int],
-                    offset: tuple[int, int]) -> np.ndarray:
+def resample_points(
+    data: np.ndarray,
+    fy: np.ndarray,
+    fx: np.ndarray,
+    method: str,
+    n_full: tuple[int, int],
+    offset: tuple[int, int],
+) -> np.ndarray:
     """Sample (..., Y, X) data (a window starting at `offset` of a source of shape `n_full`) at 2-D
     fractional positions; `nearest` or NaN-aware `bilinear`. Outside the source footprint -> NaN."""
     ny, nx = n_full
@@ -205,8 +242,12 @@ def resample_points(data: np.ndarray, fy: np.ndarray, fx: np.ndarray, method: st
         y1, x1 = np.minimum(y0 + 1, ny - 1), np.minimum(x0 + 1, nx - 1)
         num = np.zeros((*data.shape[:-2], *fy.shape), dtype="float64")
         den = np.zeros_like(num)
-        for iy, ix, w in ((y0, x0, (1 - wy) * (1 - wx)), (y0, x1, (1 - wy) * wx),
-                          (y1, x0, wy * (1 - wx)), (y1, x1, wy * wx)):
+        for iy, ix, w in (
+            (y0, x0, (1 - wy) * (1 - wx)),
+            (y0, x1, (1 - wy) * wx),
+            (y1, x0, wy * (1 - wx)),
+            (y1, x1, wy * wx),
+        ):
             v = data[..., np.clip(iy - offset[0], 0, hy - 1), np.clip(ix - offset[1], 0, hx - 1)]
             ok = ~np.isnan(v)
             num += np.where(ok, v, 0) * w

@@ -48,7 +48,9 @@ def aggregate(data: np.ndarray, periods: np.ndarray, n_periods: int, how: str) -
         with warnings.catch_warnings(), np.errstate(invalid="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
             if how == "mean":
-                out[p] = np.nanmean(block, axis=0)
+                count = (~np.isnan(block)).sum(axis=0)
+                total = np.nansum(block, axis=0, dtype="float64")
+                out[p] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
             elif how == "max":
                 out[p] = np.nanmax(block, axis=0)
             elif how == "min":

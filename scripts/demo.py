@@ -1,7 +1,9 @@
 """The README's main job: every user-facing tool once, end to end, on local folders.
 
 Each step runs the same command a user would type (printed before it runs), so the demo doubles
-as a walkthrough. A private PostGIS is started for the semantic steps and stopped afterwards.
+as a walkthrough: sample inputs -> cube -> checks and a preview image -> PostGIS -> R2RML/OWL
+mapping -> a GeoSPARQL answer -> the offline plan of the ovh stack. A private PostGIS is started
+on loopback for the semantic steps and stopped afterwards.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.rule import Rule
 
+from semantic.local_postgis import LocalPostgis
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out" / "demo"
 BIN = Path(sys.executable).parent
@@ -25,7 +29,7 @@ console = Console()
 def run(title: str, *argv: str, env: dict[str, str] | None = None) -> None:
     """Run one user command from the repo root; stop the demo on the first failure."""
     console.print(Rule(f"[bold]{title}"))
-    shown = " ".join(argv).replace(str(ROOT) + "/", "")
+    shown = " ".join(argv).replace(str(BIN) + "/", "").replace(str(ROOT) + "/", "")
     console.print(f"[dim]$ {shown}[/dim]")
     started = time.perf_counter()
     result = subprocess.run(argv, cwd=ROOT, env={**os.environ, **(env or {})})
@@ -39,10 +43,39 @@ def main() -> None:
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
-    python = str(BIN / "python")
-    run("Offline plan of the ovh stack", python, "-m", "infra.plan", "ovh")
+    inputs, cube, mapping = OUT / "inputs", OUT / "cube.zarr", OUT / "mapping"
+    cube_engine, semantic = str(BIN / "cube-engine"), str(BIN / "semantic")
+
+    run("Sample inputs: three products on different grids + static layers", cube_engine, "demo-data",
+        str(inputs))
+    run("Build the cube", cube_engine, "gen", str(inputs / "cube.yaml"), "--output", str(cube))
+    run("Inspect it", cube_engine, "info", str(cube))
+    run("Check its conventions", cube_engine, "validate", str(cube))
+    run("Render one slice", cube_engine, "preview", str(cube), "--var", "air_temperature_2m",
+        "-o", str(OUT / "preview.png"))
+
+    console.print(Rule("[bold]Start a private PostGIS on 127.0.0.1"))
+    with LocalPostgis(root=OUT / "postgis") as db:
+        env = {"DEEPCUBE_DSN": db.dsn}
+        console.print(f"[dim]DEEPCUBE_DSN=postgresql://{db.user}:***@127.0.0.1:{db.port}/{db.database}[/dim]")
+        run("Load the cube into PostGIS (one transaction, binary COPY)", semantic, "load", str(cube),
+            "--cube-id", "demo", env=env)
+        # `semantic query` materialises the whole graph in memory (production queries go to Ontop),
+        # so the local GeoSPARQL answer uses a small area of interest of the same cube.
+        run("Load an area of interest of it, two variables", semantic, "load", str(cube), "--cube-id",
+            "demo_aoi", "--bbox", "10.5,45.5,11.0,46.0", "--variables",
+            "aerosol_optical_depth,air_temperature_2m", env=env)
+        run("Write the ontology, R2RML mapping, ontop.properties and example queries", semantic,
+            "mapping", "demo_aoi", "-o", str(mapping), env=env)
+        run("Answer a GeoSPARQL query (bbox + time + threshold)", semantic, "query",
+            str(mapping / "queries" / "01_bbox_time_threshold.rq"), "--cube-id", "demo_aoi", env=env)
+
+    run("Offline plan of the ovh stack (no cloud, no Pulumi CLI)", str(BIN / "python"), "-m", "infra.plan",
+        "ovh")
+    run("Policies on that plan", str(BIN / "python"), "-m", "infra.plan", "check", "ovh")
     console.print(Rule("[bold green]demo complete"))
-    console.print(f"outputs in {OUT.relative_to(ROOT)}")
+    console.print(f"cube: {cube.relative_to(ROOT)}   preview: {(OUT / 'preview.png').relative_to(ROOT)}   "
+                  f"mapping: {mapping.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

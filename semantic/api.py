@@ -77,7 +77,14 @@ def materialise(cube_id: str, dsn: str | None):
         engine.dispose()
 
 
-def query(query_file: str | Path, dsn: str | None, *, cube_id: str, fmt: str = "table"):
+def query(
+    query_file: str | Path,
+    dsn: str | None,
+    *,
+    cube_id: str,
+    fmt: str = "table",
+    table_rows: int | None = None,
+):
     """Answer a SPARQL/GeoSPARQL query file over the cube; returns text (or a rich Table for 'table')."""
     from semantic import query as query_mod
 
@@ -87,7 +94,7 @@ def query(query_file: str | Path, dsn: str | None, *, cube_id: str, fmt: str = "
         raise QueryError(f"unknown --format {fmt!r}: expected one of {', '.join(query_mod.FORMATS)}")
     text = query_mod.read_query(Path(query_file))
     graph = materialise(cube_id, dsn)
-    return query_mod.format_result(query_mod.run(graph, text), fmt)
+    return query_mod.format_result(query_mod.run(graph, text), fmt, table_rows)
 
 
 def demo(cube: str, dsn: str | None, out: str | Path, *, cube_id: str = "demo") -> str:

@@ -136,9 +136,12 @@ def query(
     dsn: DsnOption = None,
     cube_id: Annotated[str, typer.Option("--cube-id", help="Cube whose mapping to materialise.")] = ...,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json | geojson")] = "table",
+    limit: Annotated[
+        int, typer.Option("--limit", min=0, help="Rows shown by the table format (0: all).")
+    ] = 20,
 ) -> None:
     """Answer a GeoSPARQL query locally (morph-kgc + rdflib + shapely); for small cubes and tests."""
-    result = run(lambda: api.query(query_file, dsn, cube_id=cube_id, fmt=fmt))
+    result = run(lambda: api.query(query_file, dsn, cube_id=cube_id, fmt=fmt, table_rows=limit or None))
     if fmt == "table":
         Console().print(result)
     else:

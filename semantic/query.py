@@ -98,8 +98,11 @@ def rows(result: Result) -> tuple[list[str], list[list]]:
     return names, [[python_value(row[v]) for v in names] for row in result]
 
 
-def format_result(result: Result, fmt: str):
-    """table -> a rich Table; csv/json/geojson -> text."""
+def format_result(result: Result, fmt: str, table_rows: int | None = None):
+    """table -> a rich Table (the first `table_rows` rows, if given); csv/json/geojson -> text.
+
+    Only the terminal table is shortened: the machine formats always carry every row.
+    """
     if fmt not in FORMATS:
         raise QueryError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if result.type == "ASK":
@@ -109,8 +112,12 @@ def format_result(result: Result, fmt: str):
         return result.serialize(format="turtle").decode()
     names, data = rows(result)
     if fmt == "table":
-        table = Table(*names)
-        for row in data:
+        shown = data if not table_rows else data[:table_rows]
+        caption = None
+        if len(shown) < len(data):
+            caption = f"first {len(shown)} of {len(data)} rows (--limit 0 or --format csv for all)"
+        table = Table(*names, caption=caption)
+        for row in shown:
             table.add_row(*("" if v is None else str(v) for v in row))
         return table
     if fmt == "csv":

@@ -57,7 +57,9 @@ def test_block_mean_flipped_source_equals_reshape_mean_of_flipped():
     dst = Grid.from_bbox((0, 0, 8, 8), 1.0, "EPSG:4326")
     data = RNG.normal(0, 1, (16, 16)).astype("float32")
     expected = data.reshape(8, 2, 8, 2).mean(axis=(1, 3))
-    np.testing.assert_allclose(_run(data[::-1].copy(), flipped, dst, "block_mean"), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        _run(data[::-1].copy(), flipped, dst, "block_mean"), expected, rtol=1e-6, atol=1e-6
+    )
 
 
 def test_block_mean_wider_source_cuts_the_right_window():
@@ -149,8 +151,9 @@ def test_block_mean_non_integer_factor_averages_contained_centres():
 
 def test_coarsen_and_point_sampling_agree_with_separable_kernels():
     data = RNG.normal(0, 1, (8, 8)).astype("float32")
-    np.testing.assert_allclose(coarsen(data, 2, "block_mean"), data.reshape(4, 2, 4, 2).mean(axis=(1, 3)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        coarsen(data, 2, "block_mean"), data.reshape(4, 2, 4, 2).mean(axis=(1, 3)), rtol=1e-6
+    )
     fy, fx = np.meshgrid(np.array([0.5, 1.0, 3.2]), np.array([0.7, 2.5, 7.9]), indexing="ij")
     out = resample_points(data, fy, fx, "bilinear", (8, 8), (0, 0))
     expected = map_coordinates(data.astype("float64"), [fy - 0.5, fx - 0.5], order=1, mode="nearest")

@@ -97,3 +97,16 @@ def test_query_command_formats(mapping_dir, postgis, fmt):
         assert result.stdout.startswith("cell,wkt,mean,min,max,n\n")
     else:
         assert "mean" in result.stdout
+
+
+def test_table_shows_the_first_rows_and_says_how_many_there_are(mapping_dir, postgis):
+    query = mapping_dir / "queries" / "04_mean_per_cell.rq"
+    base = ["query", str(query), "--dsn", postgis.dsn, "--cube-id", "mapped"]
+    every = CliRunner().invoke(app, [*base, "--format", "csv"])
+    total = len(every.stdout.strip().splitlines()) - 1
+    assert total > 3
+    short = CliRunner().invoke(app, [*base, "--limit", "3"], terminal_width=200)
+    assert short.exit_code == 0, short.output
+    assert f"first 3 of {total} rows" in short.stdout
+    full = CliRunner().invoke(app, [*base, "--limit", "0"], terminal_width=200)
+    assert "rows (--limit 0" not in full.stdout

@@ -1,0 +1,261 @@
+"""`cube-engine`: a thin typer layer over the library.
+
+Every command catches `CubeEngineError` at the boundary and prints it as one line on stderr with
+exit code 2 (`--traceback` shows the Python traceback instead). `validate` exits 1 when the cube
+has problems (one line each).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import CubeEngineError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Build analysis-ready Zarr cubes from EO and weather sources.",
+)
+err = Console(stderr=True)
+out = Console()
+
+Traceback = Annotated[bool, typer.Option("--traceback", help="Show the Python traceback on errors.")]
+
+
+def _boundary(func: Callable) -> Callable:
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        show = kwargs.get("traceback", False)
+        try:
+            return func(*args, **kwargs)
+        except CubeEngineError as exc:
+            if show:
+                raise
+            err.print(f"[red]Error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("Interrupted.")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+class _Bar:
+    """A rich progress bar fed by the library's (done, total) callback."""
+
+    def __init__(self, label: str):
+        self.progress = Progress(
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+            disable=not err.is_terminal,
+        )
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.task is None:
+            self.task = self.progress.add_task("chunks", total=total)
+        self.progress.update(self.task, completed=done, total=total)
+
+
+@app.command()
+@_boundary
+def schema(traceback: Traceback = False) -> None:
+    """Print the JSON schema of the cube configuration."""
+    from .config import config_schema
+
+    sys.stdout.write(json.dumps(config_schema(), indent=2) + "\n")
+
+
+def _report(result, verb: str) -> None:
+    for warning in result.warnings:
+        err.print(f"[yellow]Warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    out.print(
+        f"{verb} {result.path}: {result.times} time steps, {result.tasks} chunk tasks in "
+        f"{result.seconds:.1f} s",
+        highlight=False,
+    )
+
+
+@app.command()
+@_boundary
+def gen(
+    config: Annotated[Path, typer.Argument(help="Cube config YAML.")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Override output.path.")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Local threads (default: CPU count).")] = None,
+    traceback: Traceback = False,
+) -> None:
+    """Build the cube and publish it atomically."""
+    from . import api
+    from .config import load_config
+
+    cfg = load_config(config, output=output)
+    with _Bar("gen") as bar:
+        result = api.gen(cfg, scheduler=scheduler, workers=workers, progress=bar)
+    _report(result, "Wrote")
+
+
+@app.command()
+@_boundary
+def append(
+    config: Annotated[Path, typer.Argument(help="Cube config YAML whose time range follows the cube.")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Override output.path.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local threads.")] = None,
+    traceback: Traceback = False,
+) -> None:
+    """Add later time steps to an existing cube (whole time chunks where possible)."""
+    from . import api
+    from .config import load_config
+
+    cfg = load_config(config, output=output)
+    with _Bar("append") as bar:
+        result = api.append(cfg, scheduler=scheduler, workers=workers, progress=bar)
+    _report(result, "Appended to")
+
+
+def _parse_chunks(text: str | None) -> dict[str, int] | None:
+    if not text:
+        return None
+    result = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        key = {"lat": "y", "lon": "x"}.get(key.strip(), key.strip())
+        if key not in ("time", "y", "x") or not value.strip().isdigit() or int(value) < 1:
+            raise CubeEngineError(f"--chunks: expected e.g. 'time=256,y=64,x=64', got {text!r}")
+        result[key] = int(value)
+    return result
+
+
+@app.command()
+@_boundary
+def rechunk(
+    cube: Annotated[str, typer.Argument(help="Input cube (folder or s3:// URL).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output cube.")],
+    preset: Annotated[str | None, typer.Option(help="timeseries or image.")] = None,
+    chunks: Annotated[str | None, typer.Option(help="Explicit chunks, e.g. time=256,y=64,x=64.")] = None,
+    memory: Annotated[int, typer.Option(help="Memory budget per slab in MB.")] = 256,
+    traceback: Traceback = False,
+) -> None:
+    """Rewrite a cube with other chunks, in bounded memory."""
+    from .rechunk import rechunk as do_rechunk
+
+    if preset not in (None, "timeseries", "image"):
+        raise CubeEngineError(f"--preset: expected 'timeseries' or 'image', got {preset!r}")
+    with _Bar("rechunk") as bar:
+        path = do_rechunk(
+            cube,
+            output,
+            preset=preset,
+            chunks=_parse_chunks(chunks),
+            memory_budget=memory * 2**20,
+            progress=bar,
+        )
+    out.print(f"Wrote {path}", highlight=False)
+
+
+@app.command()
+@_boundary
+def info(
+    cube: Annotated[str, typer.Argument(help="Cube folder or s3:// URL.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the info as JSON.")] = False,
+    traceback: Traceback = False,
+) -> None:
+    """Show dims, variables, chunks, time coverage and size."""
+    from .inspection import cube_info, open_for_inspection
+
+    ds, _ = open_for_inspection(cube)
+    data = cube_info(ds, cube)
+    if as_json:
+        sys.stdout.write(data.model_dump_json(indent=2) + "\n")
+        return
+    out.print(f"[bold]{data.title or cube}[/bold]  ({cube})")
+    out.print("dims: " + ", ".join(f"{k}={v}" for k, v in data.dims.items()))
+    if data.time_coverage:
+        out.print(f"time: {data.time_coverage[0]} .. {data.time_coverage[1]}")
+    if data.bbox_degrees:
+        out.print("bbox (lon/lat): " + ", ".join(f"{v:.4f}" for v in data.bbox_degrees))
+    out.print(
+        f"crs: {data.crs}   zarr format: {data.zarr_format}   size: {(data.size_bytes or 0) / 2**20:.1f} MiB"
+    )
+    table = Table("variable", "dims", "chunks", "units", "long name")
+    for v in data.variables:
+        table.add_row(
+            v.name, ",".join(v.dims), "x".join(map(str, v.chunks or [])), v.units or "", v.long_name or ""
+        )
+    out.print(table)
+
+
+@app.command()
+@_boundary
+def validate(
+    cube: Annotated[str, typer.Argument(help="Cube folder or s3:// URL.")],
+    traceback: Traceback = False,
+) -> None:
+    """Check conventions; print one line per problem and exit 1 if there is any."""
+    from .inspection import open_for_inspection, validate_cube
+
+    ds, consolidated = open_for_inspection(cube)
+    problems = validate_cube(ds, consolidated)
+    for problem in problems:
+        sys.stdout.write(f"{cube}: {problem}\n")
+    if problems:
+        raise typer.Exit(1)
+    out.print(f"{cube}: valid", highlight=False)
+
+
+@app.command()
+@_boundary
+def preview(
+    cube: Annotated[str, typer.Argument(help="Cube folder or s3:// URL.")],
+    var: Annotated[str, typer.Option("--var", help="Variable to draw.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")],
+    time: Annotated[str | None, typer.Option("--time", help="Time to draw (nearest step).")] = None,
+    traceback: Traceback = False,
+) -> None:
+    """Write a PNG map of one slice with a colour bar and a title."""
+    from .api import open_cube
+    from .preview import render_preview
+
+    path = render_preview(open_cube(cube), var, output, time)
+    out.print(f"Wrote {path}", highlight=False)
+
+
+@app.command("demo-data")
+@_boundary
+def demo_data(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the sample inputs and cube.yaml into.")],
+    traceback: Traceback = False,
+) -> None:
+    """Write a small, realistic sample input set and DIR/cube.yaml that builds DIR/cube.zarr."""
+    from .demo import write_demo
+
+    path = write_demo(directory)
+    out.print(f"Wrote sample inputs and {path}; next: cube-engine gen {path}", highlight=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,338 @@
+"""A small, realistic sample input set and the config that builds a cube from it.
+
+Three products on different grids, as in the benchmark (scaled by the region size):
+- `meteo`: 0.01°, wider than the region, 3 variables, one file per day (exact window cut);
+- `lst`: 0.025°, latitude ascending, two observations a day, int16 with scale/offset (bilinear);
+- `s2`: 0.005°, covering part of the region, ~50 % cloud NaN, zlib-compressed (block mean);
+plus static layers as GeoTIFF: a DEM (block mean) and a land-cover map (mode).
+The benchmark uses the same generator with a 10° region and 30 or 120 days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    lon0: float = 10.0
+    lat0: float = 45.0
+    size: float = 2.0  # region side in degrees
+    days: int = 10
+    start: str = "2024-06-01"
+    statics: bool = True
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        return (self.lon0, self.lat0, self.lon0 + self.size, self.lat0 + self.size)
+
+
+DEMO = SampleSpec()
+BENCH = SampleSpec(size=10.0, days=30, statics=False)
+
+
+def _axis(start: float, stop: float, res: float) -> np.ndarray:
+    n = round((stop - start) / res)
+    return np.round(start + (np.arange(n) + 0.5) * res, 10)
+
+
+def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int = 12) -> np.ndarray:
+    from scipy.ndimage import zoom
+
+    coarse = rng.standard_normal((cells, cells)).astype("float32")
+    return zoom(coarse, (shape[0] / cells, shape[1] / cells), order=1)[: shape[0], : shape[1]]
+
+
+def _write_nc(
+    path: Path,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    times: pd.DatetimeIndex,
+    variables: dict[str, tuple[np.ndarray, dict]],
+    *,
+    zlib: bool = False,
+    int16: dict | None = None,
+):
+    import netCDF4
+
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as ds:
+        ds.createDimension("time", len(times))
+        ds.createDimension("lat", lat.size)
+        ds.createDimension("lon", lon.size)
+        t = ds.createVariable("time", "f8", ("time",))
+        t.units, t.calendar, t.standard_name = "hours since 2000-01-01 00:00:00", "standard", "time"
+        t[:] = (times - pd.Timestamp("2000-01-01")) / pd.Timedelta(hours=1)
+        y = ds.createVariable("lat", "f8", ("lat",))
+        y.units, y.standard_name = "degrees_north", "latitude"
+        y[:] = lat
+        x = ds.createVariable("lon", "f8", ("lon",))
+        x.units, x.standard_name = "degrees_east", "longitude"
+        x[:] = lon
+        for name, (data, attrs) in variables.items():
+            packed = int16 and name in int16
+            kwargs = (
+                {
+                    "zlib": True,
+                    "complevel": 4,
+                    "shuffle": True,
+                    "chunksizes": (1, min(lat.size, 350), min(lon.size, 350)),
+                }
+                if zlib
+                else {}
+            )
+            if packed:
+                v = ds.createVariable(
+                    name, "i2", ("time", "lat", "lon"), fill_value=np.int16(-32768), **kwargs
+                )
+                v.set_auto_maskandscale(False)
+                scale, offset = int16[name]
+                v.scale_factor, v.add_offset = scale, offset
+                raw = np.round((data - offset) / scale)
+                raw = np.where(np.isnan(data), -32768, raw).astype("int16")
+                v[:] = raw
+            else:
+                v = ds.createVariable(
+                    name, "f4", ("time", "lat", "lon"), fill_value=np.float32(np.nan), **kwargs
+                )
+                v[:] = data
+            for key, value in attrs.items():
+                v.setncattr(key, value)
+        ds.Conventions = "CF-1.8"
+
+
+def write_sample(root: str | Path, spec: SampleSpec = DEMO, seed: int = 0) -> dict:
+    """Write the sample inputs under `root`; returns {product: [files]}."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    days = pd.date_range(spec.start, periods=spec.days, freq="D")
+    s = spec.size
+    written: dict[str, list[str]] = {"meteo": [], "lst": [], "s2": []}
+
+    # meteo: 0.01°, 10 % wider on each side than the region.
+    lon1 = _axis(spec.lon0 - 0.1 * s, spec.lon0 + 1.1 * s, 0.01)
+    lat1 = _axis(spec.lat0 - 0.1 * s, spec.lat0 + 1.1 * s, 0.01)[::-1]
+    # lst: 0.025°, 5 % wider, latitude ascending.
+    lon2 = _axis(spec.lon0 - 0.05 * s, spec.lon0 + 1.05 * s, 0.025)
+    lat2 = _axis(spec.lat0 - 0.05 * s, spec.lat0 + 1.05 * s, 0.025)
+    # s2: 0.005°, the region's south-west 70 % x 70 % (about half of it), offset by a pixel.
+    lon3 = _axis(spec.lon0 + 0.15 * s, spec.lon0 + 0.85 * s, 0.005)
+    lat3 = _axis(spec.lat0 + 0.15 * s, spec.lat0 + 0.85 * s, 0.005)[::-1]
+    grid1 = np.meshgrid(lon1, lat1)
+    grid2 = np.meshgrid(lon2, lat2)
+    grid3 = np.meshgrid(lon3, lat3)
+    terrain1 = _smooth_noise(np.random.default_rng(1), grid1[0].shape)
+    for day in days:
+        season = np.sin(2 * np.pi * (day.dayofyear - 100) / 365)
+        lon, lat = grid1
+        t2m = 288 + 8 * season - 0.7 * (lat - spec.lat0) + 3 * terrain1 + 0.3 * rng.standard_normal(lon.shape)
+        tp = np.maximum(0, 2 * _smooth_noise(rng, lon.shape, 8) + 0.2 * rng.standard_normal(lon.shape))
+        ssrd = 200 + 80 * season + 20 * np.cos(np.radians(lat)) + 5 * rng.standard_normal(lon.shape)
+        path = root / "meteo" / f"meteo_{day:%Y%m%d}.nc"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_nc(
+            path,
+            lon1,
+            lat1,
+            pd.DatetimeIndex([day + pd.Timedelta(hours=12)]),
+            {
+                "t2m": (
+                    t2m[None].astype("float32"),
+                    {"units": "K", "long_name": "2 metre temperature", "standard_name": "air_temperature"},
+                ),
+                "tp": (tp[None].astype("float32"), {"units": "mm", "long_name": "total precipitation"}),
+                "ssrd": (
+                    ssrd[None].astype("float32"),
+                    {"units": "W m-2", "long_name": "surface solar radiation"},
+                ),
+            },
+        )
+        written["meteo"].append(str(path))
+
+        lon, lat = grid2
+        stamps = pd.DatetimeIndex(
+            [day + pd.Timedelta(hours=10, minutes=30), day + pd.Timedelta(hours=22, minutes=30)]
+        )
+        base = 290 + 10 * season - 0.8 * (lat - spec.lat0)
+        lst = np.stack([base + 6, base - 4]) + rng.standard_normal((2, *lon.shape))
+        lst[:, rng.random(lon.shape) < 0.05] = np.nan
+        no2 = np.abs(3 + _smooth_noise(rng, lon.shape, 6) + 0.3 * rng.standard_normal((2, *lon.shape)))
+        aod = np.clip(
+            0.2 + 0.05 * _smooth_noise(rng, lon.shape, 6) + 0.01 * rng.standard_normal((2, *lon.shape)),
+            0,
+            None,
+        )
+        path = root / "lst" / f"lst_{day:%Y%m%d}.nc"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_nc(
+            path,
+            lon2,
+            lat2,
+            stamps,
+            {
+                "lst": (
+                    lst.astype("float32"),
+                    {
+                        "units": "K",
+                        "long_name": "land surface temperature",
+                        "standard_name": "surface_temperature",
+                    },
+                ),
+                "no2": (no2.astype("float32"), {"units": "1e-5 mol m-2", "long_name": "NO2 column"}),
+                "aod": (aod.astype("float32"), {"units": "1", "long_name": "aerosol optical depth"}),
+            },
+            int16={"lst": (0.02, 300.0)},
+        )
+        written["lst"].append(str(path))
+
+        lon, lat = grid3
+        clouds = _smooth_noise(rng, lon.shape, 10) > 0.0  # ~50 % cloudy
+        ndvi = np.clip(
+            0.5 + 0.2 * np.sin(lon * 3) * np.cos(lat * 2) + 0.05 * rng.standard_normal(lon.shape), -1, 1
+        )
+        evi = 0.8 * ndvi + 0.02 * rng.standard_normal(lon.shape)
+        lai = np.clip(6 * ndvi + 0.2 * rng.standard_normal(lon.shape), 0, None)
+        layers = {}
+        for name, data, units, long_name in (
+            ("ndvi", ndvi, "1", "normalised difference vegetation index"),
+            ("evi", evi, "1", "enhanced vegetation index"),
+            ("lai", lai, "m2 m-2", "leaf area index"),
+        ):
+            data = np.where(clouds, np.nan, data).astype("float32")
+            layers[name] = (data[None], {"units": units, "long_name": long_name})
+        path = root / "s2" / f"s2_{day:%Y%m%d}.nc"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_nc(path, lon3, lat3, pd.DatetimeIndex([day + pd.Timedelta(hours=10)]), layers, zlib=True)
+        written["s2"].append(str(path))
+
+    if spec.statics:
+        written.update(_write_statics(root, spec, grid3=None))
+    return written
+
+
+def _write_statics(root: Path, spec: SampleSpec, grid3) -> dict:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    res = 0.005
+    n = round(spec.size / res)
+    transform = from_origin(spec.lon0, spec.lat0 + spec.size, res, res)
+    rng = np.random.default_rng(7)
+    lon, _lat = np.meshgrid(
+        _axis(spec.lon0, spec.lon0 + spec.size, res), _axis(spec.lat0, spec.lat0 + spec.size, res)[::-1]
+    )
+    dem = 400 + 900 * np.clip(_smooth_noise(rng, lon.shape, 6), 0, None) + 30 * rng.standard_normal(lon.shape)
+    classes = np.digitize(_smooth_noise(rng, lon.shape, 16), [-0.8, -0.2, 0.4, 1.0]) + 1  # 1..5
+    classes[dem > 1200] = 6
+    out = {}
+    (root / "static").mkdir(parents=True, exist_ok=True)
+    for name, data, dtype, nodata in (("dem", dem, "float32", -9999.0), ("landcover", classes, "uint8", 0)):
+        path = root / "static" / f"{name}.tif"
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=n,
+            height=n,
+            count=1,
+            dtype=dtype,
+            crs="EPSG:4326",
+            transform=transform,
+            nodata=nodata,
+            compress="deflate",
+        ) as dst:
+            dst.write(data.astype(dtype), 1)
+        out[name] = [str(path)]
+    return out
+
+
+def sample_config(
+    spec: SampleSpec = DEMO,
+    *,
+    output: str = "cube.zarr",
+    chunks: dict | None = None,
+    title: str = "DeepCube demo cube",
+    statics: bool | None = None,
+) -> dict:
+    """The cube config (as a plain mapping, paths relative to the sample root)."""
+    days = pd.date_range(spec.start, periods=spec.days, freq="D")
+    sources = [
+        {
+            "name": "meteo",
+            "paths": ["meteo/meteo_*.nc"],
+            "resampling": "nearest",
+            "variables": [
+                {"name": "t2m", "rename": "air_temperature_2m"},
+                {"name": "tp", "rename": "precipitation", "aggregation": "sum"},
+                {"name": "ssrd", "rename": "surface_solar_radiation"},
+            ],
+        },
+        {
+            "name": "lst",
+            "paths": ["lst/lst_*.nc"],
+            "resampling": "bilinear",
+            "variables": [
+                {"name": "lst", "rename": "land_surface_temperature"},
+                {"name": "no2", "rename": "no2_column"},
+                {"name": "aod", "rename": "aerosol_optical_depth", "aggregation": "max"},
+            ],
+        },
+        {
+            "name": "s2",
+            "paths": ["s2/s2_*.nc"],
+            "resampling": "block_mean",
+            "variables": [{"name": "ndvi"}, {"name": "evi"}, {"name": "lai", "long_name": "leaf area index"}],
+        },
+    ]
+    if spec.statics if statics is None else statics:
+        sources += [
+            {
+                "name": "dem",
+                "paths": ["static/dem.tif"],
+                "static": True,
+                "resampling": "block_mean",
+                "variables": [
+                    {
+                        "name": "elevation",
+                        "units": "m",
+                        "long_name": "terrain elevation",
+                        "standard_name": "surface_altitude",
+                    }
+                ],
+            },
+            {
+                "name": "landcover",
+                "paths": ["static/landcover.tif"],
+                "static": True,
+                "resampling": "mode",
+                "variables": [{"name": "land_cover", "units": "1", "long_name": "land cover class"}],
+            },
+        ]
+    return {
+        "title": title,
+        "summary": "Three EO/weather products and static layers harmonised on a 0.01 degree daily grid.",
+        "sources": sources,
+        "grid": {"crs": "EPSG:4326", "bbox": list(spec.bbox), "resolution": 0.01},
+        "time": {
+            "start": f"{days[0]:%Y-%m-%d}",
+            "end": f"{days[-1]:%Y-%m-%d}",
+            "frequency": "1D",
+            "aggregation": "mean",
+        },
+        "chunks": chunks or {"time": 5, "y": 100, "x": 100},
+        "output": {"path": output, "zarr_format": 2, "compressor": "blosc-zstd"},
+    }
+
+
+def write_demo(root: str | Path, spec: SampleSpec = DEMO) -> Path:
+    """`cube-engine demo-data DIR`: sample inputs plus `DIR/cube.yaml` (output `DIR/cube.zarr`)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    write_sample(root, spec)
+    path = root / "cube.yaml"
+    path.write_text(yaml.safe_dump(sample_config(spec), sort_keys=False))
+    return path

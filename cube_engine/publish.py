@@ -1,0 +1,140 @@
+"""Atomic publication of a cube.
+
+Local: the cube is written into a staging folder beside the target, then published with one
+rename; replacing an existing cube uses Linux's renameat2(RENAME_EXCHANGE), which swaps the two
+folders atomically, so at every instant the target path holds a complete cube (old, then new).
+Object storage has no rename: a new cube is written in place and its consolidated metadata
+(`.zmetadata`) is written last — the single object that makes it visible to consolidated readers.
+A killed run leaves only a `*.staging-<pid>-*` folder, removed by the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import StoreError
+from .storage import filesystem, is_remote
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange(a: str, b: str) -> None:
+    """Atomically swap two paths (Linux >= 3.15); raises OSError where unsupported."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    func = getattr(libc, "renameat2", None)
+    if func is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available")
+    if func(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_staging(target: Path) -> None:
+    """Delete staging folders left by killed runs (their pid is no longer alive)."""
+    for path in target.parent.glob(f"{target.name}.staging-*"):
+        try:
+            pid = int(path.name.rsplit(".staging-", 1)[1].split("-")[0])
+        except ValueError:
+            continue
+        if not _pid_alive(pid) or pid == os.getpid():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def target_lock(target: str) -> Iterator[None]:
+    """One writer per local cube (an flock on `<target>.lock`); remote targets are not locked."""
+    if is_remote(target):
+        yield
+        return
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(path.name + ".lock")
+    with open(lock, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(f"{target} is being written by another process ({lock} is locked)") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Staging:
+    """Where a new cube is written before it becomes visible at `target`."""
+
+    def __init__(self, target: str, storage_options: dict[str, Any] | None = None, overwrite: bool = True):
+        self.target = target
+        self.storage_options = storage_options or {}
+        self.remote = is_remote(target)
+        self.overwrite = overwrite
+        if self.remote:
+            self.path = target.rstrip("/")
+        else:
+            t = Path(target)
+            self.path = str(t.with_name(f"{t.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"))
+
+    def begin(self) -> str:
+        if self.remote:
+            fs = filesystem(self.target, self.storage_options)
+            if fs.exists(self.path):
+                if not self.overwrite:
+                    raise StoreError(
+                        f"{self.target} exists (object storage has no atomic replace; "
+                        "choose a new output or set output.overwrite)"
+                    )
+                fs.rm(self.path, recursive=True)
+            return self.path
+        target = Path(self.target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(target)
+        if target.exists() and not self.overwrite:
+            raise StoreError(f"{self.target} exists and output.overwrite is false")
+        return self.path
+
+    def commit(self) -> None:
+        """Make the staged cube the target (consolidation has happened in the staging location)."""
+        if self.remote:
+            return
+        target = self.target
+        if os.path.exists(target):
+            try:
+                exchange(self.path, target)
+            except OSError:
+                # No atomic swap here: fall back to two renames (a crash in between leaves the old
+                # cube at `<target>.old-*`; documented).
+                old = f"{target}.old-{uuid.uuid4().hex[:8]}"
+                os.rename(target, old)
+                os.rename(self.path, target)
+                shutil.rmtree(old, ignore_errors=True)
+                return
+            shutil.rmtree(self.path, ignore_errors=True)  # now holds the previous cube
+        else:
+            os.rename(self.path, target)
+
+    def abort(self) -> None:
+        if self.remote:
+            with contextlib.suppress(Exception):
+                filesystem(self.target, self.storage_options).rm(self.path, recursive=True)
+        else:
+            shutil.rmtree(self.path, ignore_errors=True)

@@ -1,0 +1,45 @@
+"""Tiny synthetic inputs for the cube-engine tests (generated once per session)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cube_engine.demo import DEMO, SampleSpec, sample_config, write_sample
+
+SMALL = SampleSpec(size=1.0, days=6, statics=True)  # 100x100 target, 6 days
+
+
+@pytest.fixture(scope="session")
+def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sample")
+    write_sample(root, SMALL)
+    return root
+
+
+@pytest.fixture
+def workspace(sample_root: Path, tmp_path: Path) -> Path:
+    """A per-test folder with links to the shared inputs; write configs and cubes here."""
+    for child in sample_root.iterdir():
+        (tmp_path / child.name).symlink_to(child)
+    return tmp_path
+
+
+def write_config(folder: Path, name: str = "cube.yaml", spec: SampleSpec = SMALL, **overrides) -> Path:
+    data = sample_config(spec, chunks={"time": 4, "y": 50, "x": 50})
+    for key, value in overrides.items():
+        data[key] = value
+    path = folder / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def config_path(workspace: Path) -> Path:
+    return write_config(workspace)
+
+
+__all__ = ["DEMO", "SMALL", "shutil", "write_config"]
