@@ -3,11 +3,16 @@
 Values arrive in Pulumi's wire form (protobuf Struct with signature keys for secrets, resource
 references, assets and unknowns). They are turned into plain JSON here, once, so that the text
 view, the JSON manifest, the diff and the policies all read the same records. Secrets are
-replaced by "<secret>" before anything else sees them.
+replaced by a marker before anything else sees them: `<secret:FINGERPRINT>`, where the
+fingerprint is a short salted hash of the offline stand-in value. The offline plan never decrypts
+anything (stack secrets become placeholders derived from their ciphertext, generated secrets
+come from the mocks), so the fingerprint reveals nothing, yet a secret whose ciphertext or source
+changed shows up as changed in a diff.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -26,14 +31,32 @@ ARCHIVE_SIG = rpc._special_archive_sig
 OUTPUT_SIG = rpc._special_output_value_sig
 
 
+FINGERPRINT_SALT = b"deepcube-offline-plan-secret\x00"
+
+
+def secret_marker(value: Any) -> str:
+    """`<secret:FINGERPRINT>`: equal for equal stand-in values, never the value itself."""
+    payload = json.dumps(value, sort_keys=True, default=str).encode()
+    return f"<secret:{hashlib.sha256(FINGERPRINT_SALT + payload).hexdigest()[:12]}>"
+
+
+def is_secret(value: Any) -> bool:
+    """Whether a manifest value is a redacted secret (with or without a fingerprint)."""
+    if not isinstance(value, str):
+        return False
+    return value == SECRET or (value.startswith("<secret:") and value.endswith(">"))
+
+
 def plain_value(value: Any) -> Any:
     """Wire value -> JSON value: secrets redacted, references as URNs, whole floats as ints."""
     if isinstance(value, dict):
         signature = value.get(SIG_KEY)
         if signature == SECRET_SIG:
-            return SECRET
+            return secret_marker(value.get("value"))
         if signature == OUTPUT_SIG:
-            return SECRET if value.get("secret") else plain_value(value.get("value", UNKNOWN))
+            if value.get("secret"):
+                return secret_marker(value.get("value"))
+            return plain_value(value.get("value", UNKNOWN))
         if signature == RESOURCE_SIG:
             return {"resource": value.get("urn")}
         if signature in (ASSET_SIG, ARCHIVE_SIG):

@@ -6,10 +6,10 @@ the git revision REV (materialised with `git archive` in a temporary folder), on
 working tree. Each evaluation runs in its own process because the Pulumi runtime is global,
 with PYTHONPATH at that tree so it imports that tree's `infra` and `components`.
 
-Secrets: the runner records only "<secret>", never a value or a hash. So a secret is reported
-as changed only when what surrounds it changes (a key becomes or stops being secret, or a
-secret appears where a plain value was); a new secret value under the same key is invisible
-offline. Secret sides of a change are never printed.
+Secrets: the runner records a secret as `<secret:FINGERPRINT>`, a salted hash of its offline
+stand-in (stack secrets stand in as placeholders derived from their ciphertext, so re-encrypting
+a new value changes the fingerprint). A changed secret is reported as "secret changed (value
+hidden)"; neither side's value or fingerprint is ever printed.
 
 Output is deterministic: records and groups are sorted, values are JSON with sorted keys.
 """
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.manifest import SECRET, Manifest, ResourceRecord
+from infra.manifest import SECRET, Manifest, ResourceRecord, is_secret
 
 ABSENT = "(absent)"
 MAX_VALUE_CHARS = 100
@@ -114,7 +114,7 @@ class StackDiff:
 
 
 def _has_secret(value: Any) -> bool:
-    if value == SECRET:
+    if is_secret(value):
         return True
     if isinstance(value, dict):
         return any(_has_secret(v) for v in value.values())
@@ -268,8 +268,8 @@ def render_markdown(diffs: Sequence[StackDiff], base: str) -> str:
         opened = "" if diff.empty else " open"
         out += ["", f"<details{opened}><summary>{diff.summary()}</summary>", "", f"{fence}diff", body, fence,
                 "", "</details>"]
-    out += ["", "_Offline plan: secrets are shown as changed only when a key becomes or stops being "
-                "secret; their values are never shown. Produced by `python -m infra.plan diff`._"]
+    out += ["", "_Offline plan: a changed secret is shown as changed; its value is never shown. "
+                "Produced by `python -m infra.plan diff`._"]
     return "\n".join(out) + "\n"
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from infra.manifest import SECRET, UNKNOWN, Manifest, ResourceRecord
+from infra.manifest import UNKNOWN, Manifest, ResourceRecord, is_secret
 
 POLICY_CONFIG_KEY = "policy"
 
@@ -210,7 +210,7 @@ def images_pinned(record: ResourceRecord, ctx: PolicyContext) -> list[Violation]
     """
     violations = []
     for key, value in _image_references(record):
-        if not isinstance(value, str) or value in (UNKNOWN, SECRET):
+        if not isinstance(value, str) or value == UNKNOWN or is_secret(value):
             continue
         if not image_is_pinned(value):
             violations.append(Violation("images-pinned", record.urn, f"{key} {value!r} is not pinned"))
@@ -269,7 +269,7 @@ def _leaks_secret(key: str, value: Any) -> bool:
     snake = _snake(key)
     if not _SECRET_KEY.search(snake) or _NOT_SECRET_KEY.search(snake):
         return False
-    return isinstance(value, str) and value not in ("", SECRET, UNKNOWN)
+    return isinstance(value, str) and value not in ("", UNKNOWN) and not is_secret(value)
 
 
 def secrets_only_as_secrets(record: ResourceRecord, ctx: PolicyContext) -> list[Violation]:

@@ -9,6 +9,7 @@ decrypted here, so they become placeholders that the program still receives as s
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,10 +102,15 @@ def read_project(root: Path = REPO_ROOT) -> ProjectFile:
 
 
 def _strip_secure(value: Any, key: str) -> tuple[Any, bool]:
-    """Replace `{secure: ...}` leaves by placeholders; report whether any were found."""
+    """Replace `{secure: ...}` leaves by placeholders; report whether any were found.
+
+    The placeholder carries a digest of the ciphertext, so a re-encrypted (changed) secret gives
+    a different stand-in value and the plan diff can say the secret changed without knowing it.
+    """
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            return f"{SECRET_PLACEHOLDER}:{key}", True
+            digest = hashlib.sha256(str(value["secure"]).encode()).hexdigest()[:12]
+            return f"{SECRET_PLACEHOLDER}:{key}:{digest}", True
         found = False
         result = {}
         for sub_key, sub_value in value.items():

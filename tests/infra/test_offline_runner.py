@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 
-from infra.manifest import SECRET
+from infra.manifest import is_secret
 from infra.mock_engine import engine_urn
 from infra.offline import PlanError, evaluate
 from infra.stack_files import REPO_ROOT, StackFileError
+from tests.infra.projects import make_project
 
 NESTED_PROGRAM = """
 import pulumi
@@ -35,19 +34,6 @@ class Inner(pulumi.ComponentResource):
 outer = Outer("top")
 openstack.networking.Network("loose", name="loose")
 """
-
-
-def make_project(tmp_path: Path, program: str, stack_config: dict | None = None) -> Path:
-    """A throwaway Pulumi project: Pulumi.yaml, Pulumi.test.yaml and prog/__main__.py."""
-    (tmp_path / "prog").mkdir()
-    (tmp_path / "prog" / "__main__.py").write_text(textwrap.dedent(program))
-    (tmp_path / "Pulumi.yaml").write_text(
-        "name: proj\nruntime: python\nmain: prog/\nconfig:\n  greeting: hello\n"
-        "  sizes:\n    value:\n      small: 1\n      large: 4\n"
-    )
-    body = {"config": stack_config or {}}
-    (tmp_path / "Pulumi.test.yaml").write_text(json.dumps(body))
-    return tmp_path
 
 
 def test_engine_urn_rule_chains_all_ancestor_types_but_not_the_stack():
@@ -112,11 +98,12 @@ def test_secrets_are_redacted_wherever_they_flow(tmp_path):
     project = make_project(tmp_path, program, {"proj:token": {"secure": "v1:AAAABBBBCCCC"}})
     manifest = evaluate("test", root=project)
     records = {record.name: record for record in manifest.resources}
-    assert records["from-config"].inputs["description"] == SECRET
+    assert is_secret(records["from-config"].inputs["description"])
     assert records["from-config"].secret_inputs == ["description"]
-    assert records["from-output"].inputs["description"] == SECRET
+    assert is_secret(records["from-output"].inputs["description"])
     assert records["from-output"].inputs["name"] == "m"
-    assert manifest.outputs == {"plain": "hello", "token": SECRET}
+    assert manifest.outputs["plain"] == "hello" and is_secret(manifest.outputs["token"])
+    assert manifest.outputs["token"] == records["from-config"].inputs["description"]
     text = manifest.to_json()
     assert "secret-placeholder" not in text
     assert records["pw"].inputs["length"] == 20
@@ -187,5 +174,5 @@ def test_declared_secrets_without_a_value_become_secret_placeholders(tmp_path):
         fh.write("  api_key:\n    type: string\n    secret: true\n")
     manifest = evaluate("test", root=project)
     record = manifest.resources[0]
-    assert record.inputs["description"] == SECRET
+    assert is_secret(record.inputs["description"])
     assert record.secret_inputs == ["description"]

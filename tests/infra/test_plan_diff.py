@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from infra.manifest import SECRET, Manifest, ResourceRecord
+from infra.offline import evaluate
 from infra.plan_diff import (
     diff_manifests,
     diff_revision,
@@ -23,6 +24,7 @@ from infra.plan_diff import (
     resolve_base,
 )
 from infra.stack_files import REPO_ROOT
+from tests.infra.projects import make_project
 
 PROJECT = "proj"
 STACK_URN = f"urn:pulumi:dev::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-dev"
@@ -296,3 +298,26 @@ def test_default_base_is_the_merge_base_with_main(repo):
     git(repo, "commit", "-q", "-am", "grow")
     assert resolve_base(repo, None) == main_head
     assert resolve_base(repo, "HEAD") == git(repo, "rev-parse", "HEAD")
+
+
+def test_a_re_encrypted_stack_secret_shows_as_changed_without_its_fingerprint(tmp_path):
+    program = """
+    import pulumi
+    import pulumi_openstack as openstack
+    openstack.networking.Network("n", name="n", description=pulumi.Config().require_secret("token"))
+    """
+    sides = []
+    for side, ciphertext in (("old", "v1:AAAA"), ("new", "v1:BBBB")):
+        root = tmp_path / side
+        root.mkdir()
+        make_project(root, program, {"proj:token": {"secure": ciphertext}})
+        sides.append(evaluate("test", root=root))
+    old, new = sides
+    assert old.resources[0].inputs["description"] != new.resources[0].inputs["description"]
+    text = render_text([diff_manifests("test", old, new)], "abc")
+    assert "description: secret changed (value hidden)" in text
+    for render in (render_text, render_markdown, render_json):
+        output = render([diff_manifests("test", old, new)], "abc")
+        assert "<secret:" not in output and "v1:" not in output and "placeholder" not in output
+    same = evaluate("test", root=tmp_path / "old")
+    assert diff_manifests("test", old, same).empty

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from infra.config import PlatformConfig, from_mapping, sections_of
-from infra.manifest import SECRET, Manifest, ResourceRecord
+from infra.manifest import Manifest, ResourceRecord, is_secret
 from infra.mock_outputs import _ec2_credential, _get_network
 from infra.offline import PlanError, evaluate
 from infra.stack_files import REPO_ROOT, read_stack
@@ -251,18 +251,18 @@ def test_join_tokens_and_credentials_are_secret(stack):
     joins = [c for name, c in commands.items() if name.endswith("-join")]
     assert joins
     for join in joins:
-        assert "create" in join.secret_inputs and join.inputs["create"] == SECRET
+        assert "create" in join.secret_inputs and is_secret(join.inputs["create"])
     for role in ("worker", "manager"):
         token = commands[f"deepcube-platform-{stack}-swarm-{role}-token"]
         assert "stdout" in token.options["additional_secret_outputs"]
     key = commands[f"deepcube-platform-{stack}-hopsworks-installer-key"]
-    assert key.inputs["stdin"] == SECRET and "stdin" in key.secret_inputs
+    assert is_secret(key.inputs["stdin"]) and "stdin" in key.secret_inputs
     for command in commands.values():
         assert "connection" in command.secret_inputs, "the SSH private key travels as a secret"
     (ec2,) = m.of_type(EC2)
     assert {"access", "secret"} <= set(ec2.options["additional_secret_outputs"])
     for output in ("s3_access_key", "s3_secret_key", "ssh_private_key"):
-        assert m.outputs[output] == SECRET
+        assert is_secret(m.outputs[output])
     text = m.to_json()
     assert _ec2_credential(ec2.name, {})["secret"] not in text
     assert "PRIVATE KEY" not in text

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.manifest import SECRET, UNKNOWN, Manifest, ResourceRecord
+from infra.manifest import SECRET, UNKNOWN, Manifest, ResourceRecord, is_secret
 from infra.offline import evaluate
 from infra.policies import (
     DOCKER_SERVICE,
@@ -40,7 +40,7 @@ def record(type_: str, name: str = "deepcube-platform-ovh-x", **inputs: Any) -> 
         custom=True,
         provider=None,
         inputs=inputs,
-        secret_inputs=sorted(k for k, v in inputs.items() if v == SECRET),
+        secret_inputs=sorted(k for k, v in inputs.items() if is_secret(v)),
         dependencies=[],
         property_dependencies={},
         options={},
