@@ -63,6 +63,11 @@ def write_cube(path: Path, times: int, size: int = 500) -> Path:
         ds = xr.Dataset(data, coords={"time": time_axis[t0:t1], "lat": lat, "lon": lon})
         if t0 == 0:
             ds["crs"] = xr.Variable((), np.int32(0), attrs=cf)
+            # static layers as in the cube engine's demo cube: they ride in the cells' COPY
+            dem = rng.normal(300, 50, (size, size)).astype(np.float32)
+            ds["elevation"] = (("lat", "lon"), dem, {"units": "m"})
+            classes = rng.integers(1, 10, (size, size)).astype(np.uint8)
+            ds["land_cover"] = (("lat", "lon"), classes, {"units": "1"})
             ds.attrs["title"] = f"bench cube {times} steps"
             enc = {n: {"chunks": (8, 256, 256)} for n in VARIABLES}
             ds.to_zarr(path, mode="w", consolidated=True, zarr_format=2, encoding=enc)

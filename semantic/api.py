@@ -44,10 +44,18 @@ def describe(cube_id: str, dsn: str | None) -> CubeInfo:
 
 def _sample_means(conn: sa.Connection, info: CubeInfo) -> dict[str, float]:
     """Mean of each variable over the first 10k rows: a cheap, plausible threshold for examples."""
-    columns = ", ".join(f'avg("{v.column}")' for v in info.variables)
-    sample = f'SELECT * FROM {schema.SCHEMA}."{info.observations_table}" LIMIT 10000'
-    row = conn.execute(sa.text(f"SELECT {columns} FROM ({sample}) AS s")).one()
-    return {v.column: float(m) for v, m in zip(info.variables, row, strict=True) if m is not None}
+    means: dict[str, float] = {}
+    for table, variables in (
+        (info.observations_table, info.variables),
+        (info.cells_table, [v for v in info.static_variables if v.sql_type != "boolean"]),
+    ):
+        if not variables:
+            continue
+        columns = ", ".join(f'avg("{v.column}"::float8)' for v in variables)
+        sample = f'SELECT * FROM {schema.SCHEMA}."{table}" LIMIT 10000'
+        row = conn.execute(sa.text(f"SELECT {columns} FROM ({sample}) AS s")).one()
+        means |= {v.column: float(m) for v, m in zip(variables, row, strict=True) if m is not None}
+    return means
 
 
 def write_mapping(cube_id: str, dsn: str | None, out: str | Path) -> list[Path]:

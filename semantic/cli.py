@@ -94,7 +94,11 @@ def load(
     ] = None,
     variables: Annotated[
         list[str] | None,
-        typer.Option("--variables", "-v", help="Variables to load (repeat or comma-separate)."),
+        typer.Option(
+            "--variables",
+            "-v",
+            help="Variables to load (repeat or comma-separate); static (2-D) ones become cell attributes.",
+        ),
     ] = None,
     time: Annotated[
         str | None, typer.Option("--time", help="START/END (inclusive); adds that range.")
@@ -114,8 +118,13 @@ def load(
         f"({report.n_times} time steps x {len(report.variables)} variables) in {report.seconds:.2f} s "
         f"({report.rows_per_second:,.0f} rows/s)"
     )
+    if report.static:
+        how = "on the cells"
+        if report.mode == "append":
+            how = "kept on the cells (an append does not rewrite them)"
+        print(f"static (2-D) variables {how}: {', '.join(report.static)}")
     if report.skipped_static:
-        print(f"skipped static (2-D) variables: {', '.join(report.skipped_static)}")
+        print(f"skipped static (2-D) variables of a type SQL cannot hold: {', '.join(report.skipped_static)}")
 
 
 @app.command()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from semantic.dtypes import ColumnType
+
 HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 TRAILER = (-1).to_bytes(2, "big", signed=True)
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00 in microseconds since 1970
@@ -46,54 +48,77 @@ def observation_rows(cell_ids: np.ndarray, times: np.ndarray, values: list[np.nd
     rec["cell"] = np.tile(cell_ids.astype(np.int64), nt)
     rec["l_time"] = 8
     rec["time"] = np.repeat(pg_timestamps(times), ncells)
-    nan_masks = []
+    nulls = {}
     for k, block in enumerate(values):
         flat = block.reshape(n)
         rec[f"v_{k}"] = flat
         nan = np.isnan(flat)
         rec[f"l_{k}"] = np.where(nan, -1, 4)
-        nan_masks.append(nan)
-    if not any(mask.any() for mask in nan_masks):
+        nulls[f"v_{k}"] = nan
+    return _without_null_values(rec, nulls)
+
+
+def _without_null_values(rec: np.ndarray, nulls: dict[str, np.ndarray]) -> bytes:
+    """The records' bytes with the value bytes of every NULL field removed (their length is already -1).
+
+    Fixed-size records are what numpy builds fast; a NULL field has no value bytes on the wire, so one
+    boolean mask over the byte view drops them all at once.
+    """
+    if not any(mask.any() for mask in nulls.values()):
         return rec.tobytes()
+    dtype = rec.dtype
+    n = rec.size
     keep = np.ones((n, dtype.itemsize), dtype=bool)
-    for k, nan in enumerate(nan_masks):
-        offset = dtype.fields[f"v_{k}"][1]
-        if nan.any():
-            keep[nan, offset : offset + 4] = False
+    for name, null in nulls.items():
+        if null.any():
+            field_dtype, offset = dtype.fields[name][:2]
+            keep[null, offset : offset + field_dtype.itemsize] = False
     return rec.view(np.uint8).reshape(n, dtype.itemsize)[keep].tobytes()
 
 
-CELL_DTYPE = np.dtype(
-    [
-        ("n", ">i2"),
-        ("l_id", ">i4"),
-        ("id", ">i8"),
-        ("l_row", ">i4"),
-        ("row", ">i4"),
-        ("l_col", ">i4"),
-        ("col", ">i4"),
-        ("l_geom", ">i4"),
-        ("byte_order", "u1"),
-        ("wkb_type", "<u4"),
-        ("srid", "<u4"),
-        ("rings", "<u4"),
-        ("points", "<u4"),
-        ("coords", "<f8", (10,)),
-    ]
-)
+CELL_FIELDS = [
+    ("n", ">i2"),
+    ("l_id", ">i4"),
+    ("id", ">i8"),
+    ("l_row", ">i4"),
+    ("row", ">i4"),
+    ("l_col", ">i4"),
+    ("col", ">i4"),
+    ("l_geom", ">i4"),
+    ("byte_order", "u1"),
+    ("wkb_type", "<u4"),
+    ("srid", "<u4"),
+    ("rings", "<u4"),
+    ("points", "<u4"),
+    ("coords", "<f8", (10,)),
+]
+
+
+def cell_dtype(static: list[ColumnType]) -> np.dtype:
+    """(cell_id, row, col, geom) plus one (length, value) pair per static column, in wire types."""
+    fields = list(CELL_FIELDS)
+    for k, column in enumerate(static):
+        fields += [(f"l_s{k}", ">i4"), (f"s_{k}", column.wire)]
+    return np.dtype(fields)
 
 
 def cell_rows(
-    cell_ids: np.ndarray, rows: np.ndarray, cols: np.ndarray, lon: np.ndarray, lat: np.ndarray
+    cell_ids: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    static: list[tuple[ColumnType, np.ndarray]] | None = None,
 ) -> bytes:
-    """(cell_id, row, col, geom) for cells given their corner lon/lat grids, shape (nr+1, nc+1).
+    """(cell_id, row, col, geom, *static) for cells given their corner lon/lat grids, shape (nr+1, nc+1).
 
-    `cell_ids`, `rows`, `cols` are flat arrays in row-major order of the window. Rings run
-    counter-clockwise: SW, SE, NE, NW, SW.
+    `cell_ids`, `rows`, `cols` and each static array are flat, in row-major order of the window. Rings
+    run counter-clockwise: SW, SE, NE, NW, SW. NaN in a float static layer becomes NULL.
     """
+    static = static or []
     n = cell_ids.size
-    rec = np.empty(n, dtype=CELL_DTYPE)
-    rec["n"] = 4
+    rec = np.empty(n, dtype=cell_dtype([column for column, _ in static]))
+    rec["n"] = 4 + len(static)
     rec["l_id"], rec["id"] = 8, cell_ids
     rec["l_row"], rec["row"] = 4, rows
     rec["l_col"], rec["col"] = 4, cols
@@ -116,4 +141,11 @@ def cell_rows(
     for k, (x, y) in enumerate(corners):
         coords[:, 2 * k] = x.reshape(n)
         coords[:, 2 * k + 1] = y.reshape(n)
-    return rec.tobytes()
+    nulls = {}
+    for k, (column, values) in enumerate(static):
+        flat = values.reshape(n)
+        null = np.isnan(flat) if column.nullable_by_nan else np.zeros(n, dtype=bool)
+        rec[f"s_{k}"] = flat
+        rec[f"l_s{k}"] = np.where(null, -1, np.dtype(column.wire).itemsize)
+        nulls[f"s_{k}"] = null
+    return _without_null_values(rec, nulls)

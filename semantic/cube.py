@@ -16,22 +16,32 @@ import pandas as pd
 import xarray as xr
 from pyproj import CRS
 
+from semantic.dtypes import column_type, is_supported
 from semantic.errors import CubeError, MissingVariableError, SelectionError
 from semantic.grid import Grid
 
 GEOGRAPHIC_DIMS = ("lat", "lon")
 PROJECTED_DIMS = ("y", "x")
 CUBE_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# key and derived columns of the cells/observations tables and their R2RML views
+RESERVED_COLUMNS = ("cell_id", "time", "t_key", "row", "col", "geom", "wkt")
 
 
 @dataclass(frozen=True)
 class Variable:
-    """A (time, y, x) data variable; `column` is its SQL column name."""
+    """A data variable; `column` is its SQL column name.
+
+    A (time, y, x) variable is a column of the observations table (always `real`); a static (y, x)
+    variable is a column of the cells table with the type of its own dtype (`sql_type`), because a
+    static layer belongs to the cell, not to any one time step.
+    """
 
     name: str
     column: str
     units: str
     long_name: str
+    static: bool = False
+    sql_type: str = "real"
 
 
 @dataclass
@@ -46,7 +56,8 @@ class CubeSelection:
     times: np.ndarray  # datetime64[us] of those positions
     window: tuple[int, int, int, int]  # row0, row1, col0, col1 (half-open)
     title: str = ""
-    skipped_static: list[str] = field(default_factory=list)
+    static: list[Variable] = field(default_factory=list)  # (y, x) layers loaded as cell columns
+    skipped_static: list[str] = field(default_factory=list)  # (y, x) layers of a type SQL cannot hold
 
     @property
     def n_cells(self) -> int:
@@ -96,7 +107,7 @@ def check_cube_id(cube_id: str) -> str:
 def column_name(variable: str) -> str:
     """SQL column for a variable: lowercase identifier, never clashing with our key columns."""
     name = re.sub(r"[^a-z0-9_]+", "_", variable.lower()).strip("_") or "var"
-    if name[0].isdigit() or name in ("cell_id", "time", "t_key"):
+    if name[0].isdigit() or name in RESERVED_COLUMNS:
         name = f"v_{name}"
     return name[:60]
 
@@ -185,30 +196,34 @@ def select(
     grid = Grid.from_coords(ds[x_dim].values, ds[y_dim].values, crs, x_dim, y_dim)
 
     cube_vars = [n for n, v in ds.data_vars.items() if v.dims == ("time", y_dim, x_dim)]
-    static = [n for n, v in ds.data_vars.items() if v.dims == (y_dim, x_dim)]
+    static_vars = [n for n, v in ds.data_vars.items() if v.dims == (y_dim, x_dim)]
     if variables:
-        missing = [v for v in variables if v not in cube_vars]
+        missing = [v for v in variables if v not in cube_vars and v not in static_vars]
         if missing:
+            also = f"; static ({y_dim}, {x_dim}) variables are {', '.join(static_vars)}" * bool(static_vars)
             raise MissingVariableError(
                 f"variable {', '.join(map(repr, missing))} not in cube {uri}: "
-                f"available (time, {y_dim}, {x_dim}) variables are {', '.join(cube_vars) or 'none'}"
+                f"available (time, {y_dim}, {x_dim}) variables are {', '.join(cube_vars) or 'none'}{also}"
             )
-        chosen = list(dict.fromkeys(variables))
+        wanted = list(dict.fromkeys(variables))
+        chosen = [v for v in wanted if v in cube_vars]
+        chosen_static = [v for v in wanted if v in static_vars]
+        if not chosen:
+            raise MissingVariableError(
+                f"--variables names only static ({y_dim}, {x_dim}) variables of {uri}: name at least one "
+                f"(time, {y_dim}, {x_dim}) variable too, from {', '.join(cube_vars) or 'none'}"
+            )
     else:
-        chosen = cube_vars
+        chosen, chosen_static = cube_vars, [v for v in static_vars if is_supported(ds[v].dtype)]
+    skipped = [] if variables else [v for v in static_vars if v not in chosen_static]
     if not chosen:
         raise MissingVariableError(f"cube {uri} has no (time, {y_dim}, {x_dim}) data variables")
-    columns = [column_name(v) for v in chosen]
+    columns = [column_name(v) for v in chosen + chosen_static]
     if len(set(columns)) != len(columns):
-        raise CubeError(f"variables {chosen} map to clashing SQL column names {columns}")
-    selected = [
-        Variable(
-            name=v,
-            column=c,
-            units=str(ds[v].attrs.get("units", "")),
-            long_name=str(ds[v].attrs.get("long_name", v)),
-        )
-        for v, c in zip(chosen, columns, strict=True)
+        raise CubeError(f"variables {chosen + chosen_static} map to clashing SQL column names {columns}")
+    selected = [_variable(ds, v, c) for v, c in zip(chosen, columns[: len(chosen)], strict=True)]
+    static = [
+        _variable(ds, v, c, static=True) for v, c in zip(chosen_static, columns[len(chosen) :], strict=True)
     ]
 
     times = ds["time"].values
@@ -241,5 +256,18 @@ def select(
         times=times[index],
         window=window,
         title=str(ds.attrs.get("title", "")),
-        skipped_static=static,
+        static=static,
+        skipped_static=skipped,
+    )
+
+
+def _variable(ds: xr.Dataset, name: str, column: str, *, static: bool = False) -> Variable:
+    attrs = ds[name].attrs
+    return Variable(
+        name=name,
+        column=column,
+        units=str(attrs.get("units", "")),
+        long_name=str(attrs.get("long_name", name)),
+        static=static,
+        sql_type=column_type(name, ds[name].dtype).sql if static else "real",
     )

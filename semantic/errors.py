@@ -32,6 +32,10 @@ class DatabaseError(SemanticError):
     """The database cannot be reached, refuses our credentials, or rejects a statement."""
 
 
+class OutdatedSchemaError(DatabaseError):
+    """The registry was created by an older version of this package; `semantic init` migrates it."""
+
+
 class UnknownCubeError(SemanticError):
     """No cube with this id has been loaded into the database."""
 

@@ -5,8 +5,10 @@ The plan of one load:
 2. one transaction: create/migrate the schema, take the cube's advisory lock;
 3. whole-cube load ("replace"): COPY cells and observations into fresh, unindexed `*_new` tables
    (with FREEZE: they were created in this transaction), add keys and indexes, drop the old tables and
-   rename the new ones, rewrite the registry;
+   rename the new ones, rewrite the registry; static (y, x) layers are columns of the cells table and
+   travel in the cells' COPY;
    time-range load into an existing cube ("append"): delete that time range, COPY into the live table;
+   the cells table, and so the static layers, are left exactly as they are;
 4. commit. Any exception, a kill or a crash before the commit leaves the database as it was.
 
 Values are read block by block along the cube's own chunks (time chunk x row chunk, all columns of the
@@ -27,7 +29,7 @@ import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.engine import Connection
 
-from semantic import copy_buffers, schema
+from semantic import copy_buffers, dtypes, schema
 from semantic.cube import CubeSelection, check_cube_id, default_cube_id, select
 from semantic.database import connect
 from semantic.errors import IncompatibleLoadError
@@ -51,7 +53,8 @@ class LoadReport:
     n_times: int
     variables: list[str]
     seconds: float
-    skipped_static: list[str] = field(default_factory=list)
+    static: list[str] = field(default_factory=list)  # static layers on the cells after the load
+    skipped_static: list[str] = field(default_factory=list)  # static layers of a type SQL cannot hold
 
     @property
     def rows_per_second(self) -> float:
@@ -116,13 +119,19 @@ def observation_blocks(sel: CubeSelection) -> Iterator[tuple[int, bytes]]:
 
 
 def cell_blocks(sel: CubeSelection, band: int = 256) -> Iterator[tuple[int, bytes]]:
+    """Cells band by band (rows), each with the window's slice of every selected static layer."""
     row0, row1, col0, col1 = sel.window
+    types = [dtypes.by_sql(v.sql_type) for v in sel.static]
     for r0 in range(row0, row1, band):
         r1 = min(r0 + band, row1)
         lon, lat = sel.grid.corner_lonlat(r0, r1, col0, col1)
         rows = np.repeat(np.arange(r0, r1, dtype=np.int32), col1 - col0)
         cols = np.tile(np.arange(col0, col1, dtype=np.int32), r1 - r0)
-        yield rows.size, copy_buffers.cell_rows(sel.grid.cell_ids(rows, cols), rows, cols, lon, lat)
+        static = [
+            (column, np.asarray(sel.dataset[v.name].variable[r0:r1, col0:col1].values))
+            for v, column in zip(sel.static, types, strict=True)
+        ]
+        yield rows.size, copy_buffers.cell_rows(sel.grid.cell_ids(rows, cols), rows, cols, lon, lat, static)
 
 
 def _prefetched(blocks: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
@@ -231,8 +240,10 @@ def _write_registry(conn: Connection, cube_id: str, sel: CubeSelection, *, repla
                     "units": v.units,
                     "long_name": v.long_name,
                     "position": i,
+                    "static": v.static,
+                    "sql_type": v.sql_type,
                 }
-                for i, v in enumerate(sel.variables)
+                for i, v in enumerate([*sel.variables, *sel.static])
             ],
         )
     conn.execute(
@@ -256,7 +267,7 @@ def _replace(conn: Connection, cube_id: str, sel: CubeSelection, hook: ProgressH
     columns = [v.column for v in sel.variables]
     for name in (cells_new, obs_new):  # leftovers cannot exist (DDL is transactional), but be explicit
         _exec(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(_qualified(name)))
-    conn.execute(sa.text(schema.create_table_ddl(schema.cells_table(cells_new))))
+    conn.execute(sa.text(schema.create_table_ddl(schema.cells_table(cells_new, sel.static))))
     conn.execute(sa.text(schema.create_table_ddl(schema.observations_table(obs_new, columns))))
 
     done = {"cells": 0, "observations": 0}
@@ -271,7 +282,7 @@ def _replace(conn: Connection, cube_id: str, sel: CubeSelection, hook: ProgressH
     _copy(
         conn,
         cells_new,
-        ["cell_id", "row", "col", "geom"],
+        ["cell_id", "row", "col", "geom", *[v.column for v in sel.static]],
         cell_blocks(sel),
         freeze=True,
         on_rows=advance("cells", sel.n_cells),
@@ -319,16 +330,23 @@ def _replace(conn: Connection, cube_id: str, sel: CubeSelection, hook: ProgressH
     _write_registry(conn, cube_id, sel, replace=True)
 
 
-def _append(conn: Connection, cube_id: str, sel: CubeSelection, row, time_range, hook: ProgressHook) -> None:
-    """Delete the time range, COPY it again: running the same range twice gives the same rows."""
-    known = [
-        r.name
-        for r in conn.execute(
+def _registered(conn: Connection, cube_id: str, *, static: bool) -> list[str]:
+    return list(
+        conn.execute(
             sa.select(schema.cube_variable.c.name)
-            .where(schema.cube_variable.c.cube_id == cube_id)
+            .where(schema.cube_variable.c.cube_id == cube_id, schema.cube_variable.c.static.is_(static))
             .order_by(schema.cube_variable.c.position)
-        )
-    ]
+        ).scalars()
+    )
+
+
+def _append(conn: Connection, cube_id: str, sel: CubeSelection, row, time_range, hook: ProgressHook) -> None:
+    """Delete the time range, COPY it again: running the same range twice gives the same rows.
+
+    Only observations change. Static layers belong to the cells, which an append does not rewrite, so
+    they stay as the last whole-cube load left them whatever this load's selection of static layers.
+    """
+    known = _registered(conn, cube_id, static=False)
     wanted = [v.name for v in sel.variables]
     if known != wanted:
         raise IncompatibleLoadError(
@@ -399,9 +417,11 @@ def load_cube(
         if time_range is not None and row is not None and tables_exist:
             mode = "append"
             _append(conn, cube_id, sel, row, time_range, hook)
+            static = _registered(conn, cube_id, static=True)
         else:
             mode = "replace"
             _replace(conn, cube_id, sel, hook)
+            static = [v.name for v in sel.static]
     return LoadReport(
         cube_id=cube_id,
         mode=mode,
@@ -410,5 +430,6 @@ def load_cube(
         n_times=len(sel.times),
         variables=[v.name for v in sel.variables],
         seconds=clock.perf_counter() - started,
+        static=static,
         skipped_static=sel.skipped_static,
     )

@@ -7,7 +7,10 @@ database. Design choices, each for Ontop's sake:
 - time is mapped from the `timestamp` column typed `xsd:dateTime` (R2RML natural mapping);
 - the ontology stays inside OWL 2 QL: only named-class subclass axioms, domains and ranges with QL
   datatypes (xsd:dateTime, xsd:integer), and annotations. xsd:double is not in the QL datatype map, so
-  the measure properties carry no range; their datatype is stated in the mapping instead.
+  the measure properties carry no range; their datatype is stated in the mapping instead;
+- static (y, x) layers (elevation, land cover) are attributes of the cell, not of an observation: one
+  datatype property per layer with domain dc:Cell, mapped on the cells TriplesMap; integer layers keep
+  xsd:integer (a QL datatype, so they also get a range), float layers are xsd:double like the measures.
 The password is never written: ontop.properties names the environment variable that supplies it.
 """
 
@@ -15,7 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from semantic import schema
+from semantic import dtypes, schema
+from semantic.cube import Variable
 from semantic.queries import example_queries
 from semantic.registry import CubeInfo
 from semantic.vocabulary import cube_base, prefixes, turtle_prefixes, turtle_string
@@ -73,6 +77,9 @@ dc:units a owl:AnnotationProperty ;
     rdfs:label "units (UDUNITS string, as in the cube's CF attributes)" .
 dc:unitsOf a owl:DatatypeProperty ; rdfs:domain dc:Variable ; rdfs:range xsd:string ;
     rdfs:label "units of a variable" .
+dc:isStatic a owl:DatatypeProperty ; rdfs:domain dc:Variable ;
+    rdfs:label "static layer" ;
+    rdfs:comment "true for a (y, x) layer, a property of dc:Cell; false for a (time, y, x) measure." .
 """)
     for var in info.variables:
         lines.append(
@@ -82,6 +89,17 @@ dc:unitsOf a owl:DatatypeProperty ; rdfs:domain dc:Variable ; rdfs:range xsd:str
             f"    dc:units {turtle_string(var.units)} ;\n"
             f"    rdfs:comment {turtle_string(f'cube variable {var.name!r}; values are xsd:double')} .\n"
         )
+    for var in info.static_variables:
+        xsd = dtypes.by_sql(var.sql_type).xsd
+        comment = f"static layer {var.name!r} of the cell; xsd:{xsd} values"
+        lines.append(
+            f"cv:{var.column} a owl:DatatypeProperty ;\n"
+            f"    rdfs:domain dc:Cell ;\n"
+            + ("    rdfs:range xsd:integer ;\n" if xsd == "integer" else "")
+            + f"    rdfs:label {turtle_string(var.long_name)} ;\n"
+            f"    dc:units {turtle_string(var.units)} ;\n"
+            f"    rdfs:comment {turtle_string(comment)} .\n"
+        )
     return "\n".join(lines)
 
 
@@ -89,6 +107,14 @@ def _sql(text: str) -> str:
     if '"""' in text:
         raise ValueError("SQL must not contain triple quotes")
     return f'"""{text}"""'
+
+
+def _static_column(var: Variable) -> str:
+    """A cells column as the view selects it; booleans as 'true'/'false', the xsd:boolean lexical form
+    (drivers would otherwise render them as Python's True/False)."""
+    if var.sql_type == "boolean":
+        return f', CAST("{var.column}" AS text) AS "{var.column}"'
+    return f', "{var.column}"'
 
 
 def r2rml_ttl(info: CubeInfo) -> str:
@@ -106,6 +132,15 @@ def r2rml_ttl(info: CubeInfo) -> str:
         rr:objectMap [ rr:column "{v.column}" ; rr:datatype xsd:double ]
     ] ;"""
         for v in info.variables
+    )
+    static_columns = "".join(_static_column(v) for v in info.static_variables)
+    static_maps = "".join(
+        f"""
+    rr:predicateObjectMap [
+        rr:predicate cv:{v.column} ;
+        rr:objectMap [ rr:column "{v.column}" ; rr:datatype xsd:{dtypes.by_sql(v.sql_type).xsd} ]
+    ] ;"""
+        for v in info.static_variables
     )
     id_literal = info.id.replace("'", "''")
     return f"""{turtle_prefixes(names)}
@@ -129,17 +164,21 @@ def r2rml_ttl(info: CubeInfo) -> str:
 
 <#Variable> a rr:TriplesMap ;
     rr:logicalTable [ rr:sqlQuery {_sql(
-        f"SELECT name, column_name, units, long_name FROM {schema.SCHEMA}.cube_variable "
+        f"SELECT name, column_name, units, long_name, CAST(static AS text) AS static "
+        f"FROM {schema.SCHEMA}.cube_variable "
         f"WHERE cube_id = '{id_literal}'"
     )} ] ;
     rr:subjectMap [ rr:template "{base}variable/{{column_name}}" ; rr:class dc:Variable ] ;
     rr:predicateObjectMap [ rr:predicate dc:variableName ; rr:objectMap [ rr:column "name" ] ] ;
     rr:predicateObjectMap [ rr:predicate dc:unitsOf ; rr:objectMap [ rr:column "units" ] ] ;
     rr:predicateObjectMap [ rr:predicate rdfs:label ; rr:objectMap [ rr:column "long_name" ] ] ;
+    rr:predicateObjectMap [
+        rr:predicate dc:isStatic ; rr:objectMap [ rr:column "static" ; rr:datatype xsd:boolean ]
+    ] ;
     rr:predicateObjectMap [ rr:predicate dc:inCube ; rr:object <{cube_iri}> ] .
 
 <#Cell> a rr:TriplesMap ;
-    rr:logicalTable [ rr:sqlQuery {_sql(f'SELECT cell_id, "row", col FROM {cells}')} ] ;
+    rr:logicalTable [ rr:sqlQuery {_sql(f'SELECT cell_id, "row", col{static_columns} FROM {cells}')} ] ;
     rr:subjectMap [ rr:template "{base}cell/{{cell_id}}" ; rr:class dc:Cell ] ;
     rr:predicateObjectMap [
         rr:predicate dc:row ; rr:objectMap [ rr:column "row" ; rr:datatype xsd:integer ]
@@ -147,7 +186,7 @@ def r2rml_ttl(info: CubeInfo) -> str:
     rr:predicateObjectMap [
         rr:predicate dc:col ; rr:objectMap [ rr:column "col" ; rr:datatype xsd:integer ]
     ] ;
-    rr:predicateObjectMap [ rr:predicate dc:inCube ; rr:object <{cube_iri}> ] ;
+    rr:predicateObjectMap [ rr:predicate dc:inCube ; rr:object <{cube_iri}> ] ;{static_maps}
     rr:predicateObjectMap [
         rr:predicate geo:hasGeometry ; rr:objectMap [ rr:template "{base}cell/{{cell_id}}/geometry" ]
     ] .

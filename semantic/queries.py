@@ -95,10 +95,15 @@ ORDER BY ?cell
 
 def variables_with_units(info: CubeInfo) -> str:
     unions = "\n  UNION\n".join(
-        f'  {{ ?obs cv:{v.column} ?value . BIND("{v.name}" AS ?name) }}' for v in info.variables
+        f'  {{ ?subject cv:{v.column} ?value . BIND("{v.name}" AS ?name) }}'
+        for v in (*info.variables, *info.static_variables)
     )
     return (
-        _head(info, "Per variable: its units, label, number of values and mean over the cube.")
+        _head(
+            info,
+            "Per variable: its units, label, number of values and mean over the cube\n"
+            "(static layers: over the cells).",
+        )
         + f"""\
 SELECT ?name ?units ?label (COUNT(?value) AS ?n) (AVG(?value) AS ?mean) WHERE {{
 {unions}
@@ -124,6 +129,55 @@ ORDER BY ?time
     )
 
 
+def static_threshold_in_polygon(
+    info: CubeInfo, static: str, above: float, polygon: str, variable: str, threshold: float
+) -> str:
+    """Static layer and observations together: the question static layers were loaded for."""
+    return (
+        _head(
+            info,
+            f"Cells within a polygon whose {static} > {above}, with their observations where "
+            f"{variable} > {threshold}.",
+        )
+        + f"""\
+SELECT ?cell ?{static} ?time ?value ?wkt WHERE {{
+  ?cell a dc:Cell ; cv:{static} ?{static} ; geo:hasGeometry/geo:asWKT ?wkt .
+  FILTER(?{static} > {above})
+  FILTER(geof:sfWithin(?wkt, {wkt(polygon)}))
+  ?obs dc:cell ?cell ; dc:time ?time ; cv:{variable} ?value .
+  FILTER(?value > {threshold})
+}}
+ORDER BY ?cell ?time
+"""
+    )
+
+
+def mean_where_static_above(info: CubeInfo, variable: str, static: str, above: float) -> str:
+    return (
+        _head(info, f"Mean and count of {variable} over all times, in cells whose {static} > {above}.")
+        + f"""\
+SELECT (AVG(?value) AS ?mean) (COUNT(?value) AS ?n) (COUNT(DISTINCT ?cell) AS ?cells) WHERE {{
+  ?cell cv:{static} ?s .
+  FILTER(?s > {above})
+  ?obs dc:cell ?cell ; cv:{variable} ?value .
+}}
+"""
+    )
+
+
+def cells_of_class_within(info: CubeInfo, static: str, value: int, polygon: str) -> str:
+    return (
+        _head(info, f"Cells of {static} class {value} lying entirely within a polygon.")
+        + f"""\
+SELECT ?cell ?wkt WHERE {{
+  ?cell cv:{static} {value} ; geo:hasGeometry/geo:asWKT ?wkt .
+  FILTER(geof:sfWithin(?wkt, {wkt(polygon)}))
+}}
+ORDER BY ?cell
+"""
+    )
+
+
 def example_queries(info: CubeInfo, thresholds: dict[str, float] | None = None) -> dict[str, str]:
     """The catalogue written by `semantic mapping`, with parameters taken from the cube's extent."""
     west, south, east, north = info.bbox()
@@ -141,7 +195,7 @@ def example_queries(info: CubeInfo, thresholds: dict[str, float] | None = None) 
         f"{inner[3]}, {inner[0]} {inner[1]}))"
     )
     near = round(max(dx, dy) / 8, 6)
-    return {
+    catalogue = {
         "01_bbox_time_threshold.rq": bbox_time_threshold(info, inner, start, first_days_end, var, threshold),
         "02_cells_within_polygon.rq": cells_within(info, triangle),
         "03_cells_near_point.rq": cells_near(info, lon, lat, near),
@@ -149,3 +203,12 @@ def example_queries(info: CubeInfo, thresholds: dict[str, float] | None = None) 
         "05_variables_with_units.rq": variables_with_units(info),
         "06_time_series_at_point.rq": time_series_at(info, lon, lat, var),
     }
+    numeric_static = [v.column for v in info.static_variables if v.sql_type != "boolean"]
+    if numeric_static:
+        static = numeric_static[0]
+        above = round((thresholds or {}).get(static, 0.0), 3)
+        catalogue["07_static_threshold_in_polygon.rq"] = static_threshold_in_polygon(
+            info, static, above, triangle, var, threshold
+        )
+        catalogue["08_mean_where_static_above.rq"] = mean_where_static_above(info, var, static, above)
+    return catalogue

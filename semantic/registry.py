@@ -22,12 +22,13 @@ class CubeInfo:
     title: str
     grid: Grid
     window: tuple[int, int, int, int]
-    variables: tuple[Variable, ...]
+    variables: tuple[Variable, ...]  # (time, y, x): columns of the observations table
     time_start: datetime | None
     time_end: datetime | None
     source_uri: str
     cells_table: str
     observations_table: str
+    static_variables: tuple[Variable, ...] = ()  # (y, x): columns of the cells table
 
     def bbox(self) -> tuple[float, float, float, float]:
         """West, south, east, north in EPSG:4326 of the loaded window."""
@@ -45,6 +46,7 @@ def known_cube_ids(conn: Connection) -> list[str]:
 def cube_info(conn: Connection, cube_id: str) -> CubeInfo:
     """The registry entry, or an UnknownCubeError listing the cubes that do exist."""
     row = None
+    schema.require_current(conn)
     if schema.current_version(conn) > 0:
         row = conn.execute(sa.select(schema.cube).where(schema.cube.c.id == cube_id)).one_or_none()
     if row is None:
@@ -53,23 +55,31 @@ def cube_info(conn: Connection, cube_id: str) -> CubeInfo:
             f"unknown cube id {cube_id!r}: the database holds "
             + (", ".join(repr(k) for k in known) if known else "no cubes (run `semantic load` first)")
         )
-    variables = tuple(
-        Variable(name=v.name, column=v.column_name, units=v.units, long_name=v.long_name)
+    registered = [
+        Variable(
+            name=v.name,
+            column=v.column_name,
+            units=v.units,
+            long_name=v.long_name,
+            static=v.static,
+            sql_type=v.sql_type,
+        )
         for v in conn.execute(
             sa.select(schema.cube_variable)
             .where(schema.cube_variable.c.cube_id == cube_id)
             .order_by(schema.cube_variable.c.position)
         )
-    )
+    ]
     return CubeInfo(
         id=row.id,
         title=row.title,
         grid=Grid.from_json(row.grid),
         window=tuple(row.window),
-        variables=variables,
+        variables=tuple(v for v in registered if not v.static),
         time_start=row.time_start,
         time_end=row.time_end,
         source_uri=row.source_uri,
         cells_table=row.cells_table,
         observations_table=row.observations_table,
+        static_variables=tuple(v for v in registered if v.static),
     )

@@ -13,14 +13,22 @@ Creating and migrating is idempotent and automatic: `ensure_schema` runs at the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateTable
 
+from semantic.errors import OutdatedSchemaError
+
+if TYPE_CHECKING:
+    from semantic.cube import Variable
+
 SCHEMA = "deepcube"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_LOCK_KEY = "deepcube.schema"
 
 metadata = sa.MetaData(schema=SCHEMA)
@@ -57,6 +65,14 @@ cube_variable = sa.Table(
     sa.Column("units", sa.Text, nullable=False, server_default=""),
     sa.Column("long_name", sa.Text, nullable=False, server_default=""),
     sa.Column("position", sa.Integer, nullable=False),
+    sa.Column(
+        "static",
+        sa.Boolean,
+        nullable=False,
+        server_default=sa.false(),
+        comment="true: a (y, x) layer stored as a column of the cells table, not of the observations",
+    ),
+    sa.Column("sql_type", sa.Text, nullable=False, server_default="real", comment="the column's SQL type"),
 )
 
 cube_time = sa.Table(
@@ -75,8 +91,18 @@ def observations_table_name(cube_id: str) -> str:
     return f"obs_{cube_id}"
 
 
-def cells_table(name: str) -> sa.Table:
-    """Grid cells of one cube; the GiST index is created after the COPY, not here."""
+SQL_TYPES: dict[str, sa.types.TypeEngine] = {
+    "real": sa.REAL(),
+    "double precision": postgresql.DOUBLE_PRECISION(),
+    "smallint": sa.SmallInteger(),
+    "integer": sa.Integer(),
+    "bigint": sa.BigInteger(),
+    "boolean": sa.Boolean(),
+}
+
+
+def cells_table(name: str, static: Sequence[Variable] = ()) -> sa.Table:
+    """Grid cells of one cube, one nullable column per static layer; the GiST index comes after the COPY."""
     return sa.Table(
         name,
         sa.MetaData(schema=SCHEMA),
@@ -84,6 +110,7 @@ def cells_table(name: str) -> sa.Table:
         sa.Column("row", sa.Integer, nullable=False),
         sa.Column("col", sa.Integer, nullable=False),
         sa.Column("geom", Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False),
+        *(sa.Column(v.column, SQL_TYPES[v.sql_type], nullable=True) for v in static),
     )
 
 
@@ -137,4 +164,26 @@ def ensure_schema(conn: Connection) -> bool:
 
 
 # MIGRATIONS[v] brings a database from version v to v+1 (version 0 -> 1 is `create_all` alone).
-MIGRATIONS: list[list[str]] = [[]]
+# Every statement must be idempotent: on a fresh database `create_all` has already built the latest
+# tables before the steps run. Existing rows get the defaults: before version 2 every registered
+# variable was a (time, y, x) float4 column of the observations table.
+MIGRATIONS: list[list[str]] = [
+    [],
+    [
+        f"ALTER TABLE {SCHEMA}.cube_variable ADD COLUMN IF NOT EXISTS static boolean NOT NULL DEFAULT false",
+        f"ALTER TABLE {SCHEMA}.cube_variable ADD COLUMN IF NOT EXISTS sql_type text NOT NULL DEFAULT 'real'",
+        f"COMMENT ON COLUMN {SCHEMA}.cube_variable.static IS "
+        "'true: a (y, x) layer stored as a column of the cells table, not of the observations'",
+        f"COMMENT ON COLUMN {SCHEMA}.cube_variable.sql_type IS 'the column''s SQL type'",
+    ],
+]
+
+
+def require_current(conn: Connection) -> None:
+    """Read paths do not migrate behind the user's back: they say how to, in one line."""
+    version = current_version(conn)
+    if 0 < version < SCHEMA_VERSION:
+        raise OutdatedSchemaError(
+            f"database schema {SCHEMA!r} is at version {version}, this semantic expects {SCHEMA_VERSION}: "
+            "run `semantic init` (or any `semantic load`) to migrate it"
+        )

@@ -40,6 +40,25 @@ def fetch(engine: sa.Engine, statement: str, **params) -> list:
         return [tuple(r) for r in conn.execute(sa.text(statement), params)]
 
 
+def table_state(conn: sa.Connection, table: str) -> tuple:
+    """(md5 of the rows in a fixed order, row count) of one `schema.table`: equal iff the contents are."""
+    schema, name = table.split(".")
+    return tuple(
+        conn.execute(
+            sa.text(
+                f"SELECT md5(string_agg(t::text, '|' ORDER BY t::text)), count(*) "
+                f'FROM "{schema}"."{name}" AS t'
+            )
+        ).one()
+    )
+
+
+def tables_state(engine: sa.Engine, *tables: str) -> dict:
+    """table_state of the given tables, for checks narrower (and cheaper) than `database_state`."""
+    with engine.connect() as conn:
+        return {table: table_state(conn, table) for table in tables}
+
+
 def database_state(engine: sa.Engine) -> dict:
     """Everything a failed load could have touched: tables, registry rows, and per-table contents."""
     with engine.connect() as conn:
@@ -53,17 +72,17 @@ def database_state(engine: sa.Engine) -> dict:
         )
         state: dict = {"tables": tables}
         for table in tables:
-            schema, name = table.split(".")
-            if name == "spatial_ref_sys":
-                continue
-            rows = conn.execute(
-                sa.text(
-                    f"SELECT md5(string_agg(t::text, '|' ORDER BY t::text)), count(*) "
-                    f'FROM "{schema}"."{name}" AS t'
-                )
-            ).one()
-            state[table] = tuple(rows)
+            if table.split(".")[1] != "spatial_ref_sys":
+                state[table] = table_state(conn, table)
         return state
+
+
+def drop_cube(engine: sa.Engine, cube_id: str) -> None:
+    """Remove a cube a test no longer needs, so big tables do not slow later `database_state` calls."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM deepcube.cube WHERE id = :id"), {"id": cube_id})
+        for prefix in ("cells", "obs"):
+            conn.execute(sa.text(f'DROP TABLE IF EXISTS deepcube."{prefix}_{cube_id}"'))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,7 +1,8 @@
 """Tiny synthetic cubes written with plain xarray, following the cube engine's conventions.
 
 Values are a deterministic function of (t, row, col, variable) so tests can recompute any of them;
-`nan_every` puts NaN on a regular pattern so NULL handling is exercised.
+`nan_every` puts NaN on a regular pattern so NULL handling is exercised. With `static`, two (y, x)
+layers come along: a float32 `elevation` with a few NaN cells, and an integer `land_cover` class.
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ LONG_NAMES = {
 def values(t: int, row: np.ndarray, col: np.ndarray, k: int) -> np.ndarray:
     """The value of variable number k at (t, row, col), as float32."""
     return (100.0 * k + t + 0.25 * row + 0.125 * col).astype(np.float32)
+
+
+def elevation(row: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """Static float32 layer: 10 m per row plus 1 m per column; NaN where (row + 2 col) % 17 == 5."""
+    value = (row * 10.0 + col).astype(np.float32)
+    return np.where((row + 2 * col) % 17 == 5, np.float32(np.nan), value).astype(np.float32)
+
+
+def land_cover(row: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """Static integer layer: classes 1..4 in blocks of 3 x 4 cells."""
+    return ((np.asarray(row) // 3 + np.asarray(col) // 4) % 4 + 1).astype(np.uint8)
 
 
 def make_cube(
@@ -77,8 +89,13 @@ def make_cube(
     if static:
         data_vars["elevation"] = xr.Variable(
             (ydim, xdim),
-            (row * 10.0 + col).astype(np.float32),
+            elevation(row, col),
             attrs={"units": "m", "long_name": "elevation", "grid_mapping": "crs"},
+        )
+        data_vars["land_cover"] = xr.Variable(
+            (ydim, xdim),
+            land_cover(row, col),
+            attrs={"units": "1", "long_name": "land cover class", "grid_mapping": "crs"},
         )
     cf = pyproj_crs.to_cf()
     cf["spatial_ref"] = cf["crs_wkt"]
@@ -99,6 +116,7 @@ def make_cube(
     encoding = {name: {"chunks": chunks} for name in variables}
     if static:
         encoding["elevation"] = {"chunks": chunks[1:]}
+        encoding["land_cover"] = {"chunks": chunks[1:]}
     ds.to_zarr(
         str(path),
         mode="w",

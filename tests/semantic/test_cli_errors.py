@@ -56,6 +56,15 @@ def test_missing_variable(postgis, small_cube):
         run_cli("load", small_cube, "--dsn", postgis.dsn, "--variables", "t2m,nope"),
         "variable 'nope' not in cube",
         "precip, t2m",
+        "static (lat, lon) variables are elevation, land_cover",
+    )
+
+
+def test_only_static_variables(postgis, small_cube):
+    assert_one_line_error(
+        run_cli("load", small_cube, "--dsn", postgis.dsn, "--variables", "elevation"),
+        "names only static (lat, lon) variables",
+        "precip, t2m",
     )
 
 
@@ -94,5 +103,17 @@ def test_dsn_from_environment_and_traceback_opt_in(postgis, small_cube):
     ok = run_cli("load", small_cube, "--cube-id", "fromenv", "-q", env={"DEEPCUBE_DSN": postgis.dsn})
     assert ok.exit_code == 0, ok.output
     assert "replaced cube 'fromenv': 120 cells, 600 observations" in ok.stdout
+    assert "static (2-D) variables on the cells: elevation, land_cover" in ok.stdout
+    appended = run_cli(
+        "load",
+        small_cube,
+        "--cube-id",
+        "fromenv",
+        "-q",
+        "--time",
+        "2020-01-05/",
+        env={"DEEPCUBE_DSN": postgis.dsn},
+    )
+    assert "kept on the cells (an append does not rewrite them): elevation, land_cover" in appended.stdout
     loud = run_cli("--traceback", "load", small_cube, "--dsn", postgis.dsn, "--variables", "nope")
     assert loud.exit_code != 0 and type(loud.exception).__name__ == "MissingVariableError"

@@ -8,6 +8,7 @@ the catalogue (`semantic.queries`) or by hand, and compared row by row.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 
@@ -149,11 +150,73 @@ def test_per_variable_with_units(golden, engine):
         SELECT v.name, v.units, v.long_name, s.n, s.mean FROM deepcube.cube_variable v
         JOIN (SELECT 'precip' AS name, count(precip) AS n, avg(precip) AS mean FROM {OBS}
               UNION ALL SELECT 't2m', count(t2m), avg(t2m) FROM {OBS}
-              UNION ALL SELECT 'ndvi', count(ndvi), avg(ndvi) FROM {OBS}) s USING (name)
+              UNION ALL SELECT 'ndvi', count(ndvi), avg(ndvi) FROM {OBS}
+              UNION ALL SELECT 'elevation', count(elevation), avg(elevation) FROM {CELLS}
+              UNION ALL SELECT 'land_cover', count(land_cover), avg(land_cover)::float8 FROM {CELLS}
+        ) s USING (name)
         WHERE v.cube_id = '{CUBE}' ORDER BY v.name""",
     )
-    assert [w[1] for w in want] == ["1", "mm", "K"]
-    assert close([tuple(r) for r in got], want)
+    assert [w[1] for w in want] == ["m", "1", "1", "mm", "K"]
+    assert close([tuple(float(x) if isinstance(x, Decimal) else x for x in r) for r in got], want)
+
+
+ELEVATION = 75.5
+
+
+def test_mean_of_a_variable_over_cells_above_an_elevation(golden, engine):
+    info, graph = golden
+    got = sparql(graph, queries.mean_where_static_above(info, "t2m", "elevation", ELEVATION))
+    want = fetch(
+        engine,
+        f"""
+        SELECT avg(o.t2m), count(o.t2m), count(DISTINCT c.cell_id)
+        FROM {CELLS} c JOIN {OBS} o USING (cell_id)
+        WHERE c.elevation > {ELEVATION} AND o.t2m IS NOT NULL""",
+    )
+    assert want[0][2] > 50 and close([tuple(r) for r in got], want)
+
+
+def test_cells_of_a_land_cover_class_within_a_polygon(golden, engine):
+    info, graph = golden
+    got = [
+        (cell_id(c), w)
+        for c, w in sparql(graph, queries.cells_of_class_within(info, "land_cover", 3, TRIANGLE))
+    ]
+    want = fetch(
+        engine,
+        f"""
+        SELECT cell_id, ST_AsText(geom) FROM {CELLS}
+        WHERE land_cover = 3 AND ST_Within(geom, ST_GeomFromText('{TRIANGLE}', 4326)) ORDER BY 1""",
+    )
+    assert len(want) > 5 and got == want
+
+
+def test_static_threshold_in_a_polygon_joined_with_observations(golden, engine):
+    info, graph = golden
+    text = queries.static_threshold_in_polygon(info, "elevation", ELEVATION, TRIANGLE, "precip", 103.0)
+    got = sorted((cell_id(c), e, t, v, w) for c, e, t, v, w in sparql(graph, text))
+    want = fetch(
+        engine,
+        f"""
+        SELECT c.cell_id, c.elevation::float8, to_char(o.time, 'YYYY-MM-DD"T"HH24:MI:SS'), o.precip::float8,
+               ST_AsText(c.geom)
+        FROM {CELLS} c JOIN {OBS} o USING (cell_id)
+        WHERE c.elevation > {ELEVATION} AND o.precip > 103.0
+          AND ST_Within(c.geom, ST_GeomFromText('{TRIANGLE}', 4326))
+        ORDER BY 1, 3""",
+    )
+    assert len(want) > 10 and close(got, want)
+
+
+def test_cells_without_an_elevation_have_no_elevation_triple(golden, engine):
+    _, graph = golden
+    text = (
+        query_mod_prefixes()
+        + "SELECT ?cell WHERE { ?cell a dc:Cell FILTER NOT EXISTS { ?cell cv:elevation ?e } }"
+    )
+    got = sorted(cell_id(r[0]) for r in sparql(graph, text))
+    want = [r[0] for r in fetch(engine, f"SELECT cell_id FROM {CELLS} WHERE elevation IS NULL ORDER BY 1")]
+    assert len(want) > 5 and got == want
 
 
 def test_maximum_per_time_step_in_a_polygon(golden, engine):
@@ -237,7 +300,7 @@ def test_every_catalogue_query_runs(golden, postgis, tmp_path):
     _, graph = golden
     paths = api.write_mapping(CUBE, postgis.dsn, tmp_path)
     rq = [p for p in paths if p.suffix == ".rq"]
-    assert len(rq) >= 6
+    assert len(rq) >= 8
     for path in rq:
         assert sparql(graph, path.read_text()), f"{path.name} returned nothing"
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 import xarray as xr
 
 from semantic import api, loader
 from semantic.errors import IncompatibleLoadError
-from tests.semantic.conftest import database_state, fetch, scalar
+from tests.semantic import cubes
+from tests.semantic.conftest import database_state, fetch, scalar, tables_state
 from tests.semantic.cubes import make_cube
 
 pytestmark = pytest.mark.postgis
@@ -43,7 +45,7 @@ def expected_rows(path: str, variables: list[str]) -> list:
 def test_counts_values_and_nulls_equal_the_cube(postgis, engine, small_cube):
     report = api.load(small_cube, postgis.dsn, cube_id="values")
     assert (report.mode, report.n_cells, report.n_observations) == ("replace", 120, 600)
-    assert report.skipped_static == ["elevation"]
+    assert report.static == ["elevation", "land_cover"] and report.skipped_static == []
     assert observations(engine, "values", "t2m, precip") == expected_rows(small_cube, ["t2m", "precip"])
     nulls = scalar(engine, 'SELECT count(*) FROM deepcube."obs_values" WHERE t2m IS NULL')
     ds = xr.open_zarr(small_cube)
@@ -75,6 +77,10 @@ def test_registry_describes_the_cube(postgis, engine, small_cube):
     info = api.describe("registry", postgis.dsn)
     assert info.grid.crs == "EPSG:4326" and info.window == (0, 12, 0, 10)
     assert [(v.name, v.units) for v in info.variables] == [("precip", "mm"), ("t2m", "K")]
+    assert [(v.name, v.units, v.sql_type, v.static) for v in info.static_variables] == [
+        ("elevation", "m", "real", True),
+        ("land_cover", "1", "smallint", True),
+    ]
     assert str(info.time_start) == "2020-01-01 00:00:00" and str(info.time_end) == "2020-01-05 00:00:00"
     assert info.title == "test cube small.zarr"
     assert info.bbox() == (10.0, 49.88, 10.1, 50.0)
@@ -86,7 +92,7 @@ def test_loading_again_replaces_without_duplicates(postgis, engine, small_cube):
     api.load(small_cube, postgis.dsn, cube_id="again")
     assert observations(engine, "again", "t2m, precip") == first
     assert scalar(engine, "SELECT count(*) FROM deepcube.cube WHERE id = 'again'") == 1
-    assert scalar(engine, "SELECT count(*) FROM deepcube.cube_variable WHERE cube_id = 'again'") == 2
+    assert scalar(engine, "SELECT count(*) FROM deepcube.cube_variable WHERE cube_id = 'again'") == 4
     assert scalar(engine, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%again%'") == 2
 
 
@@ -126,6 +132,77 @@ def test_variables_and_bbox_subset(postgis, engine, small_cube):
     assert [c[0] for c in columns] == ["cell_id", "time", "t2m"]
     # cell ids stay those of the whole grid
     assert scalar(engine, "SELECT min(cell_id) FROM deepcube.cells_subset") == 2 * 10 + 1
+    # --variables without a static layer loads none
+    assert report.static == [] and cell_columns(engine, "subset") == ["cell_id", "row", "col", "geom"]
+
+
+def cell_columns(engine, cube_id: str) -> list[str]:
+    return [
+        c[0]
+        for c in fetch(
+            engine,
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = :t ORDER BY ordinal_position",
+            t=f"cells_{cube_id}",
+        )
+    ]
+
+
+def test_static_layers_become_typed_cell_columns_with_nulls(postgis, engine, small_cube):
+    api.load(small_cube, postgis.dsn, cube_id="statics")
+    types = fetch(
+        engine,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'cells_statics' AND column_name IN ('elevation', 'land_cover') ORDER BY 1",
+    )
+    assert types == [("elevation", "real"), ("land_cover", "smallint")]
+    got = fetch(engine, "SELECT row, col, elevation, land_cover FROM deepcube.cells_statics ORDER BY cell_id")
+    rows, cols = np.divmod(np.arange(120), 10)
+    want_elevation, want_class = cubes.elevation(rows, cols), cubes.land_cover(rows, cols)
+    assert got == [
+        (int(r), int(c), None if np.isnan(e) else float(e), int(k))
+        for r, c, e, k in zip(rows, cols, want_elevation, want_class, strict=True)
+    ]
+    assert 0 < sum(e is None for _, _, e, _ in got) < 120
+    assert fetch(
+        engine,
+        "SELECT name, column_name, units, long_name, position, static, sql_type FROM deepcube.cube_variable "
+        "WHERE cube_id = 'statics' AND static ORDER BY position",
+    ) == [
+        ("elevation", "elevation", "m", "elevation", 2, True, "real"),
+        ("land_cover", "land_cover", "1", "land cover class", 3, True, "smallint"),
+    ]
+
+
+def test_a_static_layer_named_in_variables_is_loaded_within_the_bbox(postgis, engine, small_cube):
+    report = api.load(
+        small_cube,
+        postgis.dsn,
+        cube_id="onestatic",
+        variables=["t2m", "land_cover"],
+        bbox="10.015,49.955,10.035,49.975",
+    )
+    assert report.variables == ["t2m"] and report.static == ["land_cover"]
+    assert cell_columns(engine, "onestatic") == ["cell_id", "row", "col", "geom", "land_cover"]
+    got = fetch(engine, "SELECT row, col, land_cover FROM deepcube.cells_onestatic ORDER BY cell_id")
+    assert got == [(r, c, int(cubes.land_cover(r, c))) for r in range(2, 5) for c in range(1, 4)]
+
+
+def test_an_append_keeps_the_static_columns(postgis, engine, small_cube):
+    api.load(small_cube, postgis.dsn, cube_id="keepstatic", time="2020-01-01/2020-01-02")
+    # a mark no load would write: an append must not rewrite the cells
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE deepcube.cells_keepstatic SET elevation = -1 WHERE cell_id = 0"))
+    before = tables_state(engine, "deepcube.cells_keepstatic")
+    registry = fetch(engine, "SELECT * FROM deepcube.cube_variable WHERE cube_id = 'keepstatic' ORDER BY 2")
+    report = api.load(small_cube, postgis.dsn, cube_id="keepstatic", time="2020-01-03/2020-01-05")
+    assert report.mode == "append" and report.static == ["elevation", "land_cover"]
+    assert tables_state(engine, "deepcube.cells_keepstatic") == before
+    assert scalar(engine, "SELECT elevation FROM deepcube.cells_keepstatic WHERE cell_id = 0") == -1
+    assert (
+        fetch(engine, "SELECT * FROM deepcube.cube_variable WHERE cube_id = 'keepstatic' ORDER BY 2")
+        == registry
+    )
 
 
 def test_projected_cube_cells_are_in_wgs84(postgis, engine, cubes_dir):

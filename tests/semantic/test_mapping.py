@@ -13,6 +13,7 @@ RR = Namespace("http://www.w3.org/ns/r2rml#")
 GEO = Namespace("http://www.opengis.net/ont/geosparql#")
 QB = Namespace("http://purl.org/linked-data/cube#")
 DC = Namespace("https://w3id.org/deepcube/ontology#")
+XSD = Namespace("http://www.w3.org/2001/XMLSchema#")
 # axioms allowed in our OWL 2 QL ontology (plus annotations)
 QL_PREDICATES = {RDF.type, RDFS.subClassOf, RDFS.domain, RDFS.range, RDFS.label, RDFS.comment, DC.units}
 QL_RANGES = {
@@ -42,7 +43,7 @@ def test_four_artefacts_are_written(mapping_dir):
         "ontop.properties",
         "queries",
     }
-    assert len(list((mapping_dir / "queries").glob("*.rq"))) >= 6
+    assert len(list((mapping_dir / "queries").glob("*.rq"))) == 8
 
 
 def test_ontology_is_owl2_ql_shaped(mapping_dir):
@@ -59,6 +60,25 @@ def test_ontology_is_owl2_ql_shaped(mapping_dir):
             assert isinstance(s, URIRef) and isinstance(o, URIRef)  # named classes only
         if p == RDFS.range and g.value(s, RDF.type) == OWL.DatatypeProperty:
             assert o in QL_RANGES, (s, o)
+
+
+def test_static_layers_are_cell_properties_with_units(mapping_dir):
+    g = Graph().parse(mapping_dir / "ontology.ttl")
+    cv = Namespace("https://w3id.org/deepcube/cube/mapped/def#")
+    for prop, units in ((cv.elevation, "m"), (cv.land_cover, "1")):
+        assert (prop, RDF.type, OWL.DatatypeProperty) in g
+        assert (prop, RDFS.domain, DC.Cell) in g and str(g.value(prop, DC.units)) == units
+    assert (cv.land_cover, RDFS.range, XSD.integer) in g and g.value(cv.elevation, RDFS.range) is None
+
+    r2rml = Graph().parse(mapping_dir / "mapping.r2rml.ttl")
+    cell_map = next(m for m in r2rml.subjects(RDF.type, RR.TriplesMap) if str(m).endswith("#Cell"))
+    query = str(r2rml.value(r2rml.value(cell_map, RR.logicalTable), RR.sqlQuery))
+    assert '"elevation"' in query and '"land_cover"' in query
+    datatypes = {
+        r2rml.value(pom, RR.predicate): r2rml.value(r2rml.value(pom, RR.objectMap), RR.datatype)
+        for pom in r2rml.objects(cell_map, RR.predicateObjectMap)
+    }
+    assert datatypes[cv.elevation] == XSD.double and datatypes[cv.land_cover] == XSD.integer
 
 
 def test_r2rml_maps_geometry_as_st_astext_wkt_literal(mapping_dir):
