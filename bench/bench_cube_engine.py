@@ -6,6 +6,10 @@ two observations a day (latitude ascending), s2 0.005 deg covering ~half the reg
 Output: a 0.01 deg 1000x1000 daily cube, 9 variables, chunks 8x256x256, blosc-zstd.
 
 Each pipeline runs in its own subprocess, which reports its wall time and its own peak RSS.
+A third subprocess measures the decode+write limit: decode every input variable of every file once
+(netCDF4, float32, no resampling) plus compress and write the engine's own output chunks again
+(same codec, one file per chunk), both serially on one thread; the engine's wall time is reported
+as a multiple of it.
 
     .venv/bin/python bench/bench_cube_engine.py                # 30 days
     .venv/bin/python bench/bench_cube_engine.py --days 120     # 4x longer (RSS growth)
@@ -98,16 +102,77 @@ def run_baseline(inputs: Path, output: Path, days: int) -> None:
     cube.to_zarr(output, mode="w", zarr_format=2, consolidated=True, encoding=encoding)
 
 
+def run_limit(inputs: Path, output: Path, days: int) -> dict:
+    """Serial decode of all inputs + serial encode/write of the engine's cube chunks (`output` is the
+    engine's cube; the copy goes to a sibling folder). Reading the cube back is not timed."""
+    import netCDF4
+    import numcodecs
+    import numpy as np
+    import zarr
+
+    decode = 0.0
+    for nc in sorted(inputs.rglob("*.nc")):
+        started = time.perf_counter()
+        with netCDF4.Dataset(nc) as ds:
+            ds.set_auto_maskandscale(False)
+            for var in ds.variables.values():
+                if var.ndim < 3:
+                    continue
+                raw = var[:]
+                data = raw.astype("float32")
+                fill = var.getncattr("_FillValue") if "_FillValue" in var.ncattrs() else None
+                if fill is not None and not np.isnan(fill):
+                    data[raw == fill] = np.nan
+                if "scale_factor" in var.ncattrs():
+                    data *= np.float32(var.scale_factor)
+                    data += np.float32(var.add_offset)
+                del raw, data
+        decode += time.perf_counter() - started
+    cube = zarr.open_group(str(output), mode="r")
+    copy = output.with_name(output.name + ".limit-copy")
+    shutil.rmtree(copy, ignore_errors=True)
+    write = 0.0
+    for name, array in cube.arrays():
+        if array.ndim < 3:
+            continue
+        values = array[...]
+        codec = numcodecs.get_codec(array.metadata.compressor.get_config())
+        (copy / name).mkdir(parents=True)
+        ct, cy, cx = array.chunks
+        started = time.perf_counter()
+        for t in range(0, array.shape[0], ct):
+            for y in range(0, array.shape[1], cy):
+                for x in range(0, array.shape[2], cx):
+                    block = values[t : t + ct, y : y + cy, x : x + cx]
+                    if np.isnan(block).all():
+                        continue
+                    if block.shape != (ct, cy, cx):
+                        full = np.full((ct, cy, cx), np.nan, dtype="float32")
+                        full[: block.shape[0], : block.shape[1], : block.shape[2]] = block
+                        block = full
+                    payload = codec.encode(np.ascontiguousarray(block))
+                    (copy / name / f"{t // ct}.{y // cy}.{x // cx}").write_bytes(payload)
+        write += time.perf_counter() - started
+        del values
+    shutil.rmtree(copy, ignore_errors=True)
+    return {"decode_seconds": decode, "write_seconds": write}
+
+
 def child(kind: str, inputs: Path, output: Path, days: int) -> None:
     started = time.perf_counter()
-    (run_engine if kind == "engine" else run_baseline)(inputs, output, days)
+    extra = {}
+    if kind == "limit":
+        extra = run_limit(inputs, output, days)
+    else:
+        (run_engine if kind == "engine" else run_baseline)(inputs, output, days)
     seconds = time.perf_counter() - started
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"kind": kind, "seconds": seconds, "peak_rss": rss}))
+    print(json.dumps({"kind": kind, "seconds": seconds, "peak_rss": rss, **extra}))
 
 
 def measure(kind: str, inputs: Path, output: Path, days: int) -> dict:
-    shutil.rmtree(output, ignore_errors=True)
+    if kind != "limit":
+        shutil.rmtree(output, ignore_errors=True)
     cmd = [
         sys.executable,
         __file__,
@@ -147,7 +212,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, action="append", help="30 (default) and/or 120")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "cube-engine-bench")
     parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--child", choices=["engine", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--skip-limit", action="store_true", help="do not measure the decode+write limit")
+    parser.add_argument("--child", choices=["engine", "baseline", "limit"], help=argparse.SUPPRESS)
     parser.add_argument("--inputs", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -164,6 +230,15 @@ def main() -> None:
             f"[{days} d] engine:   {engine['seconds']:6.1f} s, peak RSS {engine['peak_rss'] / 2**30:.2f} GiB",
             flush=True,
         )
+        if not args.skip_limit:
+            limit = measure("limit", inputs, args.workdir / f"engine-{days}.zarr", days)
+            serial = limit["decode_seconds"] + limit["write_seconds"]
+            print(
+                f"[{days} d] decode+write limit (serial, one thread): {serial:6.1f} s "
+                f"(decode {limit['decode_seconds']:.1f} s + write {limit['write_seconds']:.1f} s); "
+                f"engine = {engine['seconds'] / serial:.2f}x the limit",
+                flush=True,
+            )
         if not args.skip_baseline:
             base = measure("baseline", inputs, args.workdir / f"baseline-{days}.zarr", days)
             print(

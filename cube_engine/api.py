@@ -4,6 +4,7 @@ own modules). Each function validates everything before it writes anything."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -18,9 +19,10 @@ from .constants import TIME_DIM
 from .engine import CubeJob, Progress, execute, prepare, target_grid
 from .errors import CubeValidationError, StoreError, TimeAxisError
 from .grid import Grid, parse_crs
+from .journal import Action, Entry, Transaction, existing_keys, recover
 from .publish import Staging, target_lock
 from .sources import close_all
-from .storage import is_remote, normalise_options
+from .storage import filesystem, is_remote, normalise_options
 from .timeaxis import period_starts
 from .writer import compressor_for, consolidate, cube_attrs, output_array, write_template, zarr_store
 
@@ -50,7 +52,7 @@ def gen(
     job = prepare(config)
     out = config.output
     target = out.path.rstrip("/")
-    with target_lock(target):
+    with target_lock(target, out.storage_options):
         staging = Staging(target, out.storage_options, overwrite=out.overwrite)
         path = staging.begin()
         try:
@@ -63,7 +65,9 @@ def gen(
                 config_sha=config_sha256(config),
                 history=f"cube-engine {__version__} gen",
             )
-            write_template(
+            template = ThreadPoolExecutor(1, thread_name_prefix="cube-template")
+            ready = template.submit(  # overlaps the first reads
+                write_template,
                 path,
                 out.storage_options,
                 grid=job.grid,
@@ -74,9 +78,13 @@ def gen(
                 zarr_format=out.zarr_format,
                 compressor=compressor_for(out.compressor, out.compression_level, out.zarr_format),
             )
+            template.shutdown(wait=False)
             job.store_path = path
             tasks = job.tasks()
-            execute(job, tasks, workers=workers, scheduler=scheduler, progress=progress)
+            try:
+                execute(job, tasks, workers=workers, scheduler=scheduler, progress=progress, ready=ready)
+            finally:
+                ready.exception()  # never abort (delete staging) while the template is being written
             consolidate(path, out.storage_options)
             staging.commit()
         except BaseException:
@@ -94,7 +102,9 @@ def gen(
 
 
 def open_cube(path: str, storage_options: dict | None = None) -> xr.Dataset:
-    """Open a published cube lazily (consolidated metadata: the commit point)."""
+    """Open a published cube lazily (consolidated metadata: the commit point). On object storage a
+    journal left by a killed writer is rolled back first."""
+    recover(path, storage_options)
     kwargs = {"storage_options": normalise_options(path, storage_options)} if is_remote(path) else {}
     try:
         return xr.open_zarr(path, consolidated=True, **kwargs)
@@ -124,7 +134,7 @@ def append(
     started = time.perf_counter()
     out = config.output
     target = out.path.rstrip("/")
-    with target_lock(target):
+    with target_lock(target, out.storage_options):
         cube = open_cube(target, out.storage_options)
         if TIME_DIM not in cube.dims or config.time is None:
             raise CubeValidationError(f"{target}: append needs a cube and a config with a time axis")
@@ -163,13 +173,47 @@ def append(
         job.store_path = target
         n = len(all_times)
         job.array_shapes = {name: (n, *grid.shape) for name in timed}
+        tasks = job.tasks()
+        transaction = None
         try:
-            tasks = job.tasks()
+            if is_remote(target):
+                transaction = Transaction(target, out.storage_options, "append")
+                transaction.begin(_append_entries(target, out.storage_options, n_old, n, timed))
             execute(job, tasks, workers=workers, scheduler=scheduler, progress=progress)
             _commit_append(target, out.storage_options, cube, all_times, n_old, timed)
+            if transaction is not None:
+                transaction.commit()
+        except BaseException:
+            if transaction is not None:
+                transaction.rollback()
+            raise
         finally:
             close_all()
     return RunResult(target, len(tasks), time.perf_counter() - started, len(starts), job.warnings)
+
+
+def _append_entries(path: str, storage_options, n_old: int, n: int, timed: list[str]) -> list[Entry]:
+    """Every key an append of steps [n_old, n) may write: the metadata objects and the chunks of the
+    time blocks it touches (REPLACE when they exist, so they are backed up; CREATE otherwise)."""
+    import itertools
+    import math
+
+    keys = set(existing_keys(filesystem(path, storage_options), path))
+    entries = [
+        Entry(Action.REPLACE, k)
+        for k in sorted(keys)
+        if k.rsplit("/", 1)[-1] in (".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json")
+    ]
+    group = zarr.open_group(zarr_store(path, storage_options), mode="r")
+    for name in [*timed, TIME_DIM]:
+        array = group[name]
+        chunks, shape = array.chunks, (n, *array.shape[1:])
+        first, last = n_old // chunks[0], math.ceil(n / chunks[0])
+        others = [range(math.ceil(s / c)) for s, c in zip(shape[1:], chunks[1:], strict=True)]
+        for index in itertools.product(range(first, last), *others):
+            key = f"{name}/{array.metadata.encode_chunk_key(index)}"
+            entries.append(Entry(Action.REPLACE if key in keys else Action.CREATE, key))
+    return entries
 
 
 def _commit_append(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 ResamplingMethod = Literal["auto", "nearest", "bilinear", "block_mean", "mode"]
-"""`auto` picks block_mean when the source is finer, bilinear when coarser, nearest when equal."""
+"""`auto` picks block_mean when the source is finer, bilinear when coarser, nearest when equal.
+block_mean / mode are exact on the target's own CRS; when reprojecting they use aligned k x k source
+blocks (see `cube_engine.plan`), an approximation of the target pixel's footprint."""
 
 Aggregation = Literal["mean", "max", "min", "sum", "last"]
 """How several observations falling into one output period are combined (NaN-aware)."""

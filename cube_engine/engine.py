@@ -1,17 +1,25 @@
-"""The job: sources discovered and planned once, then one task per output chunk.
+"""The job: sources discovered and planned once, then a list of tasks over output chunks.
 
 A `CubeJob` holds everything a task needs (grid, time axis, per-source plans and observations,
-the store path); a `ChunkTask` is one output time-block x tile. `run_task` reads each source's
-window once for that block, aggregates in time, resamples to the tile and writes the chunk of every
-variable. The same task list runs on a local thread pool or on a Dask distributed cluster.
+the store path). A `ChunkTask` is one variable of one source over one output time block and a band
+of whole output tiles: `run_task` reads the band's source window of every observation in the block
+once (one hyperslab per file), aggregates it in time once, then resamples and writes each output
+chunk of the band. Bands are as large as a memory budget allows (`CUBE_ENGINE_TASK_MB`, default 64
+MiB of decoded input per task), so each input file window is decoded once per time block however
+many tiles need it, and memory stays bounded however long or wide the cube is. The same task list
+runs on a local thread pool or on a Dask distributed cluster.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +40,19 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """One output chunk: periods [t0, t1) (None for static layers) x rows x cols."""
+    """One unit of work: periods [t0, t1) (None for static layers) x a band of whole output tiles
+    (`rows`, `cols`: pixel ranges on chunk boundaries) x variable `variable` of source `source`."""
 
     t0: int | None
     t1: int | None
     rows: tuple[int, int]
     cols: tuple[int, int]
+    source: int = 0
+    variable: str = ""
+
+
+def _task_budget() -> int:
+    return int(float(os.environ.get("CUBE_ENGINE_TASK_MB", "64")) * 2**20)
 
 
 @dataclass
@@ -66,20 +81,77 @@ class CubeJob:
         first = (self.compute_from // self.chunks.time) * self.chunks.time
         return list(range(first, len(self.times), self.chunks.time))
 
+    def tile_edges(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Output chunk row ranges and column ranges."""
+        h, w, cy, cx = self.grid.height, self.grid.width, self.chunks.y, self.chunks.x
+        return (
+            [(r, min(r + cy, h)) for r in range(0, h, cy)],
+            [(c, min(c + cx, w)) for c in range(0, w, cx)],
+        )
+
+    def bands(self, index: int, method: str, n_obs: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """Bands of whole tiles whose source window of `n_obs` observations fits the task budget:
+        the fewest bands of k tile rows x m tile columns (largest k*m first), at least one tile."""
+        plan = self.plans[index]
+        row_tiles, col_tiles = self.tile_edges()
+        budget = _task_budget()
+
+        def split(tiles, n):
+            return [(tiles[i][0], tiles[min(i + n, len(tiles)) - 1][1]) for i in range(0, len(tiles), n)]
+
+        def fits(k: int, m: int) -> bool:
+            for rows in split(row_tiles, k):
+                for cols in split(col_tiles, m):
+                    window = plan.read_window(method, slice(*rows), slice(*cols))
+                    if window is None:
+                        continue
+                    size = (window[0].stop - window[0].start) * (window[1].stop - window[1].start)
+                    if size * max(n_obs, 1) * 4 > budget:
+                        return False
+            return True
+
+        ny, nx = len(row_tiles), len(col_tiles)
+        candidates = [(k, nx) for k in range(ny, 0, -1)] + [(1, m) for m in range(nx - 1, 0, -1)]
+        k, m = next((km for km in candidates if fits(*km)), (1, 1))
+        return [(rows, cols) for rows in split(row_tiles, k) for cols in split(col_tiles, m)]
+
     def tasks(self) -> list[ChunkTask]:
         """Time-block-major order, so the files of one block are read while they are cached."""
-        tiles = [
-            ((r, min(r + self.chunks.y, self.grid.height)), (c, min(c + self.chunks.x, self.grid.width)))
-            for r in range(0, self.grid.height, self.chunks.y)
-            for c in range(0, self.grid.width, self.chunks.x)
-        ]
         out: list[ChunkTask] = []
-        if any(s.static for s in self.sources) and self.compute_from == 0:
-            out += [ChunkTask(None, None, rows, cols) for rows, cols in tiles]
-        if any(not s.static for s in self.sources):
-            for t0 in self.time_block_starts():
-                t1 = min(t0 + self.chunks.time, len(self.times))
-                out += [ChunkTask(t0, t1, rows, cols) for rows, cols in tiles]
+        # Round-robin over sources (first variable of each source, then the second...), so tasks
+        # running side by side usually read different products: their decode costs differ, and
+        # two decode-heavy tasks would wait on each other for the (HDF5) library lock.
+        per_source = [
+            [
+                (i, v.output_name, self.plans[i].resolve_method(v.resampling or info.config.resampling))
+                for v in info.config.variables
+            ]
+            for i, info in enumerate(self.sources)
+        ]
+        units = [u for row in itertools.zip_longest(*per_source) for u in row if u is not None]
+        if self.compute_from == 0:
+            for i, name, method in units:
+                if self.sources[i].static:
+                    for rows, cols in self.bands(i, method, 1):
+                        out.append(ChunkTask(None, None, rows, cols, i, name))
+        starts = self.time_block_starts()
+        bands = {}
+        for t0 in starts:
+            t1 = min(t0 + self.chunks.time, len(self.times))
+            for i, name, method in units:
+                if self.sources[i].static:
+                    continue
+                periods = self.obs_period[i]
+                n_obs = int(((periods >= max(t0, self.compute_from)) & (periods < t1)).sum())
+                if n_obs == 0:
+                    continue
+                if (i, method) not in bands:
+                    busiest = max(
+                        int(((periods >= s) & (periods < s + self.chunks.time)).sum()) for s in starts
+                    )
+                    bands[i, method] = self.bands(i, method, busiest)
+                for rows, cols in bands[i, method]:
+                    out.append(ChunkTask(t0, t1, rows, cols, i, name))
         return out
 
 
@@ -200,59 +272,99 @@ def _runs(steps: list[int]) -> list[slice]:
 
 
 def _read_observations(info: SourceInfo, name: str, picks: np.ndarray, window) -> np.ndarray:
-    """Stack the windows of the picked observations (time-ordered) into (n, wy, wx)."""
-    parts, order = [], []
+    """Stack the windows of the picked observations (time-ordered) into (n, wy, wx) float32,
+    reading each file with as few hyperslabs as possible straight into the result."""
+    shape = (picks.size, window[0].stop - window[0].start, window[1].stop - window[1].start)
+    data = np.empty(shape, dtype="float32")
     files = info.obs_file[picks]
+    # Position of each observation in `picks` (time order) by (file, step).
+    where = {(int(f), int(s)): k for k, (f, s) in enumerate(zip(files, info.obs_step[picks], strict=True))}
     for f in dict.fromkeys(files.tolist()):
-        sel = picks[files == f]
-        steps = info.obs_step[sel].tolist()
-        for run in _runs(sorted(steps)):
-            parts.append(read(info, name, f, run, window))
-        order.extend(sel[np.argsort(info.obs_step[sel], kind="stable")].tolist())
-    data = np.concatenate(parts, axis=0)
-    if order != sorted(order):
-        data = data[np.argsort(np.asarray(order), kind="stable")]
+        steps = sorted(int(s) for s in info.obs_step[picks[files == f]])
+        for run in _runs(steps):
+            slots = [where[f, s] for s in range(run.start, run.stop)]
+            if slots == list(range(slots[0], slots[0] + len(slots))):
+                read(info, name, f, run, window, out=data[slots[0] : slots[0] + len(slots)])
+            else:
+                data[slots] = read(info, name, f, run, window)
     return data
 
 
-def run_task(job: CubeJob, task: ChunkTask) -> int:
-    """Compute and write one output chunk for every variable; returns the number written."""
+def _sub_window(window, outer) -> tuple[slice, slice]:
+    """`window` (absolute source indices) relative to `outer`, which contains it."""
+    return tuple(slice(w.start - o.start, w.stop - o.start) for w, o in zip(window, outer, strict=True))
+
+
+@dataclass(eq=False)
+class Band:
+    """A task's input, read and aggregated in time: `data` covers the source window `window`."""
+
+    task: ChunkTask
+    name: str
+    method: str
+    window: tuple[slice, slice]
+    data: np.ndarray | None
+    tiles: list[tuple[slice, slice, tuple[slice, slice]]]  # (rows, cols, source window) per chunk
+
+
+def read_band(job: CubeJob, task: ChunkTask) -> Band | None:
+    """Read the task's source window of every observation in its time block once (one hyperslab per
+    file) and aggregate it in time; None when no output chunk of the task gets data."""
     delay = float(os.environ.get("CUBE_ENGINE_TASK_DELAY", "0") or 0)
     if delay:
         time.sleep(delay)  # fault-injection hook for the kill-mid-write tests
-    rows, cols = slice(*task.rows), slice(*task.cols)
-    written = 0
-    for info, plan, periods in zip(job.sources, job.plans, job.obs_period, strict=True):
-        if info.static != (task.t0 is None):
-            continue
-        if task.t0 is None:
-            picks = np.array([0])
-            nt = 1
-        else:
-            picks = np.flatnonzero((periods >= max(task.t0, job.compute_from)) & (periods < task.t1))
-            nt = task.t1 - task.t0
-            if picks.size == 0:
-                continue
-        for var in info.config.variables:
-            name = var.output_name
-            method = var.resampling or info.config.resampling
-            window = plan.read_window(method, rows, cols)
-            if window is None:
-                continue
-            data = _read_observations(info, name, picks, window)
-            if task.t0 is not None:
-                how = var.aggregation or job.config.time.aggregation
-                data = aggregate(data, periods[picks] - task.t0, nt, how)
-            out = plan.resample_window(data, method, rows, cols, window)
-            if task.t0 is not None and job.keep_before > task.t0:
-                # Append into a partial time chunk: keep the cube's existing steps bit for bit.
-                array = output_array(job.store_path, job.storage_options, name, job.array_shapes.get(name))
-                keep = job.keep_before - task.t0
-                out[:keep] = array[task.t0 : job.keep_before, rows, cols]
-            _write(job, name, task, rows, cols, out)
-            written += 1
-            del data, out
-    return written
+    info, plan, periods = job.sources[task.source], job.plans[task.source], job.obs_period[task.source]
+    var = info.variables[task.variable].config
+    method = plan.resolve_method(var.resampling or info.config.resampling)
+    window = plan.read_window(method, slice(*task.rows), slice(*task.cols))
+    if window is None:
+        return None
+    if task.t0 is None:
+        picks = np.array([0])
+    else:
+        picks = np.flatnonzero((periods >= max(task.t0, job.compute_from)) & (periods < task.t1))
+        if picks.size == 0:
+            return None
+    tiles = []
+    cy, cx = job.chunks.y, job.chunks.x
+    for r0 in range(task.rows[0], task.rows[1], cy):
+        for c0 in range(task.cols[0], task.cols[1], cx):
+            rows, cols = slice(r0, min(r0 + cy, task.rows[1])), slice(c0, min(c0 + cx, task.cols[1]))
+            tile_window = plan.read_window(method, rows, cols)
+            if tile_window is not None:
+                tiles.append((rows, cols, tile_window))
+    if not tiles:
+        return None
+    data = _read_observations(info, task.variable, picks, window)
+    if task.t0 is not None:
+        how = var.aggregation or job.config.time.aggregation
+        data = aggregate(data, periods[picks] - task.t0, task.t1 - task.t0, how)
+    return Band(task, var.output_name, method, window, data, tiles)
+
+
+def write_tile(job: CubeJob, band: Band, tile: tuple[slice, slice, tuple[slice, slice]]) -> None:
+    """Resample one output chunk from the band's data and write it."""
+    task, name = band.task, band.name
+    rows, cols, window = tile
+    ys, xs = _sub_window(window, band.window)
+    plan = job.plans[task.source]
+    out = plan.resample_window(band.data[..., ys, xs], band.method, rows, cols, window)
+    if task.t0 is not None and job.keep_before > task.t0:
+        # Append into a partial time chunk: keep the cube's existing steps bit for bit.
+        array = output_array(job.store_path, job.storage_options, name, job.array_shapes.get(name))
+        keep = job.keep_before - task.t0
+        out[:keep] = array[task.t0 : job.keep_before, rows, cols]
+    _write(job, name, task, rows, cols, out)
+
+
+def run_task(job: CubeJob, task: ChunkTask) -> int:
+    """Compute and write every output chunk of one task; returns the number of chunks written."""
+    band = read_band(job, task)
+    if band is None:
+        return 0
+    for tile in band.tiles:
+        write_tile(job, band, tile)
+    return len(band.tiles)
 
 
 def _write(job: CubeJob, name: str, task: ChunkTask, rows: slice, cols: slice, out: np.ndarray) -> None:
@@ -280,36 +392,101 @@ def execute(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    ready: Future | None = None,
 ) -> None:
-    """Run the tasks on threads, or on the Dask cluster at `scheduler` when given."""
+    """Run the tasks on threads, or on the Dask cluster at `scheduler` when given. `ready` (local
+    threads) is the future of whatever must finish before the first chunk is written — the cube
+    template: reading starts at once and overlaps it."""
     total = len(tasks)
     if progress:
         progress(0, total)
     if scheduler:
+        if ready is not None:
+            ready.result()
         _execute_distributed(job, tasks, scheduler, progress)
         return
     workers = workers or job.config.workers or os.cpu_count() or 1
-    done = 0
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cube-task") as pool:
-        pending = set()
-        queue = iter(tasks)
-        # Bounded in-flight tasks keep memory flat however long the cube is.
-        for task in queue:
-            pending.add(pool.submit(run_task, job, task))
-            if len(pending) >= 2 * workers:
-                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for f in finished:
-                    f.result()
-                    done += 1
-                if progress:
-                    progress(done, total)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for f in finished:
-                f.result()
-                done += 1
+    _execute_threads(job, tasks, workers, progress, ready)
+    if ready is not None:
+        ready.result()  # also when there was nothing to write
+
+
+def _execute_threads(
+    job: CubeJob, tasks: list[ChunkTask], workers: int, progress: Progress | None, ready: Future | None = None
+) -> None:
+    """A two-stage pipeline on threads: reader threads decode and aggregate bands (NetCDF and GeoTIFF
+    reads are serialised by the library lock anyway, so one reader per two workers), while the
+    worker pool resamples, compresses and writes the chunks of bands already read. At most
+    `workers + 1` bands are held in memory, so memory is flat however long the cube is."""
+    total = len(tasks)
+    events: queue.Queue = queue.Queue()  # None: one task finished; an exception: stop
+    stop = threading.Event()
+    slots = threading.Semaphore(workers + 1)
+    next_task = iter(tasks)
+    next_lock = threading.Lock()
+
+    def finish_band(band: Band, remaining: list[int], lock: threading.Lock, future) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            stop.set()
+            events.put(future.exception())
+            return
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            band.data = None
+            slots.release()
+            events.put(None)
+
+    def reader(pool: ThreadPoolExecutor) -> None:
+        while not stop.is_set():
+            with next_lock:
+                task = next(next_task, None)
+            if task is None:
+                return
+            while not slots.acquire(timeout=0.1):
+                if stop.is_set():
+                    return
+            try:
+                band = read_band(job, task)
+                if ready is not None and band is not None:
+                    ready.result()
+            except BaseException as exc:  # reported to the main thread, which raises it
+                stop.set()
+                slots.release()
+                events.put(exc)
+                return
+            if band is None:
+                slots.release()
+                events.put(None)
+                continue
+            remaining, lock = [len(band.tiles)], threading.Lock()
+            for tile in band.tiles:
+                future = pool.submit(write_tile, job, band, tile)
+                future.add_done_callback(functools.partial(finish_band, band, remaining, lock))
+
+    n_readers = max(1, workers // 2)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cube-write")
+    readers = [
+        threading.Thread(target=reader, args=(pool,), name=f"cube-read-{i}", daemon=True)
+        for i in range(n_readers)
+    ]
+    try:
+        for thread in readers:
+            thread.start()
+        done = 0
+        while done < total:
+            item = events.get()
+            if item is not None:
+                raise item
+            done += 1
             if progress:
                 progress(done, total)
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _execute_distributed(job: CubeJob, tasks: list[ChunkTask], scheduler: str, progress: Progress | None):

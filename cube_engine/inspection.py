@@ -181,8 +181,12 @@ def validate_cube(ds: xr.Dataset, consolidated: bool = True) -> list[str]:
 
 
 def open_for_inspection(path: str, storage_options: dict | None = None) -> tuple[xr.Dataset, bool]:
-    """Open with consolidated metadata if present (and say whether it was)."""
+    """Open with consolidated metadata if present (and say whether it was). On object storage a
+    journal left by a killed writer is rolled back first."""
+    from .journal import recover
     from .storage import normalise_options
+
+    recover(path, storage_options)
 
     kwargs: dict[str, Any] = (
         {"storage_options": normalise_options(path, storage_options)} if is_remote(path) else {}

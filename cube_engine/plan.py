@@ -3,8 +3,16 @@
 Same CRS -> the mapping is separable: 1-D fractional source positions per target column and row
 (flipped or offset sources need nothing special, the signed step handles them).
 Different CRS -> target pixel centres are transformed to the source CRS with pyproj once, giving
-2-D position fields; block mean / mode first coarsen the source by the integer factor closest to
-the pixel-size ratio, then sample (an approximation, documented as such).
+2-D position fields. `nearest` and `bilinear` then sample the source exactly at those positions.
+`block_mean` and `mode` under reprojection are an approximation, exactly this: the source is cut
+into k x k blocks aligned to its own grid (k = the pixel-size ratio target/source, geometric mean of
+both axes at the grid's median, rounded to an integer; k = 1 when the target is not coarser), each
+block is reduced NaN-aware (mean, or most frequent class with ties to the smallest), and each target
+pixel takes the block that contains its centre. So the value comes from a k x k patch of source
+pixels near, but in general not centred on, the target pixel, which covers roughly (k * source
+pixel)^2 rather than the target pixel's reprojected footprint: for smooth fields the difference
+from the exact footprint mean is up to about (k / 2 source pixels) x the local gradient. (On the same
+CRS, block mean / mode are exact: the source pixels whose centres fall in the target pixel.)
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 Local: the cube is written into a staging folder beside the target, then published with one
 rename; replacing an existing cube uses Linux's renameat2(RENAME_EXCHANGE), which swaps the two
 folders atomically, so at every instant the target path holds a complete cube (old, then new).
-Object storage has no rename: a new cube is written in place and its consolidated metadata
-(`.zmetadata`) is written last — the single object that makes it visible to consolidated readers.
 A killed run leaves only a `*.staging-<pid>-*` folder, removed by the next run.
+Object storage has no rename: the cube is written in place inside a rollback-journal transaction
+(`journal.Transaction`): the previous cube's objects are copied aside first, and an error — or the
+next run, `info`, `validate` or open after a kill — restores them exactly. While an overwrite runs,
+the target holds no complete cube (readers get an error, never a mix of old and new).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
+from .journal import Action, Entry, Transaction, existing_keys, remote_lock
 from .storage import filesystem, is_remote
 
 _RENAME_EXCHANGE = 2
@@ -61,10 +64,12 @@ def remove_stale_staging(target: Path) -> None:
 
 
 @contextlib.contextmanager
-def target_lock(target: str) -> Iterator[None]:
-    """One writer per local cube (an flock on `<target>.lock`); remote targets are not locked."""
+def target_lock(target: str, storage_options: dict[str, Any] | None = None) -> Iterator[None]:
+    """One writer per cube: an flock on `<target>.lock` locally, the lock object `<target>.lock` on
+    object storage (which first rolls back what a killed writer left)."""
     if is_remote(target):
-        yield
+        with remote_lock(target, storage_options):
+            yield
         return
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +93,7 @@ class Staging:
         self.storage_options = storage_options or {}
         self.remote = is_remote(target)
         self.overwrite = overwrite
+        self.transaction: Transaction | None = None
         if self.remote:
             self.path = target.rstrip("/")
         else:
@@ -97,13 +103,14 @@ class Staging:
     def begin(self) -> str:
         if self.remote:
             fs = filesystem(self.target, self.storage_options)
-            if fs.exists(self.path):
-                if not self.overwrite:
-                    raise StoreError(
-                        f"{self.target} exists (object storage has no atomic replace; "
-                        "choose a new output or set output.overwrite)"
-                    )
-                fs.rm(self.path, recursive=True)
+            old = existing_keys(fs, self.target)
+            if old and not self.overwrite:
+                raise StoreError(f"{self.target} exists and output.overwrite is false")
+            self.transaction = Transaction(self.target, self.storage_options, "gen")
+            self.transaction.begin([*(Entry(Action.REPLACE, k) for k in old), Entry(Action.CREATE_ALL)])
+            if old:
+                fs.rm(self.path, recursive=True)  # all-NaN chunks are not written: no stale leftovers
+                fs.invalidate_cache()
             return self.path
         target = Path(self.target)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +122,8 @@ class Staging:
     def commit(self) -> None:
         """Make the staged cube the target (consolidation has happened in the staging location)."""
         if self.remote:
+            if self.transaction is not None:
+                self.transaction.commit()
             return
         target = self.target
         if os.path.exists(target):
@@ -134,7 +143,7 @@ class Staging:
 
     def abort(self) -> None:
         if self.remote:
-            with contextlib.suppress(Exception):
-                filesystem(self.target, self.storage_options).rm(self.path, recursive=True)
+            if self.transaction is not None:
+                self.transaction.rollback()
         else:
             shutil.rmtree(self.path, ignore_errors=True)

@@ -74,7 +74,7 @@ def rechunk(
     )
     src_store = zarr_store(source, storage_options, read_only=True)
     src_group = zarr.open_group(src_store, mode="r")
-    with target_lock(output):
+    with target_lock(output, output_storage_options):
         staging = Staging(output, output_storage_options)
         path = staging.begin()
         try:

@@ -39,6 +39,13 @@ def assign_periods(times: np.ndarray, bounds: np.ndarray) -> np.ndarray:
 
 def aggregate(data: np.ndarray, periods: np.ndarray, n_periods: int, how: str) -> np.ndarray:
     """Combine observations data[k] (time-ordered) into n_periods slots by `periods[k]`."""
+    used = periods >= 0
+    if np.unique(periods[used]).size == int(used.sum()):  # at most one observation per period
+        if used.all() and np.array_equal(periods, np.arange(n_periods)):
+            return data.astype("float32", copy=False)
+        out = np.full((n_periods, *data.shape[1:]), np.nan, dtype="float32")
+        out[periods[used]] = data[used]
+        return out
     out = np.full((n_periods, *data.shape[1:]), np.nan, dtype="float32")
     for p in np.unique(periods[periods >= 0]):
         block = data[periods == p]

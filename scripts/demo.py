@@ -62,9 +62,9 @@ def main() -> None:
             "--cube-id", "demo", env=env)
         # `semantic query` materialises the whole graph in memory (production queries go to Ontop),
         # so the local GeoSPARQL answer uses a small area of interest of the same cube.
-        run("Load an area of interest of it, two variables", semantic, "load", str(cube), "--cube-id",
-            "demo_aoi", "--bbox", "10.5,45.5,11.0,46.0", "--variables",
-            "aerosol_optical_depth,air_temperature_2m", env=env)
+        run("Load an area of interest of it: two variables and the static layers", semantic, "load",
+            str(cube), "--cube-id", "demo_aoi", "--bbox", "10.5,45.5,11.0,46.0", "--variables",
+            "aerosol_optical_depth,air_temperature_2m,elevation,land_cover", env=env)
         run("Write the ontology, R2RML mapping, ontop.properties and example queries", semantic,
             "mapping", "demo_aoi", "-o", str(mapping), env=env)
         run("Answer a GeoSPARQL query (bbox + time + threshold)", semantic, "query",

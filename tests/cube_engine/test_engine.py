@@ -1,0 +1,49 @@
+"""The task list and the threaded pipeline: bands of whole tiles under a memory budget give the same
+cube as one band, and a failure in any stage stops the run with that error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from cube_engine import api, engine
+from cube_engine.config import load_config
+from tests.cube_engine.conftest import write_config
+
+
+def test_small_task_budget_splits_bands_and_gives_the_same_cube(workspace, monkeypatch):
+    config = load_config(write_config(workspace))
+    api.gen(config)
+    job = engine.prepare(config)
+    one_band = job.tasks()
+    monkeypatch.setenv("CUBE_ENGINE_TASK_MB", "0.05")  # ~52 kB: one 50x50 tile of 4-5 days per task
+    many = job.tasks()
+    assert len(many) > len(one_band)
+    for task in many:  # bands are whole tiles
+        assert task.rows[0] % 50 == 0 and task.cols[0] % 50 == 0
+    small = load_config(write_config(workspace, "small.yaml", output={"path": "small.zarr"}))
+    api.gen(small)
+    a = xr.open_zarr(workspace / "cube.zarr")
+    b = xr.open_zarr(workspace / "small.zarr")
+    for name in a.data_vars:
+        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+
+
+@pytest.mark.parametrize("stage", ["read_band", "write_tile"])
+def test_a_failing_stage_stops_the_run_and_publishes_nothing(workspace, monkeypatch, stage):
+    config = load_config(write_config(workspace))
+    original = getattr(engine, stage)
+    calls = []
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError(f"injected failure in {stage}")
+        return original(*args)
+
+    monkeypatch.setattr(engine, stage, failing)
+    with pytest.raises(RuntimeError, match="injected failure"):
+        api.gen(config)
+    assert not (workspace / "cube.zarr").exists()
+    assert not list(workspace.glob("cube.zarr.staging-*"))
