@@ -175,7 +175,8 @@ def rollback_journal(fs, target: str, root: str) -> None:
 # -- lock and recovery --------------------------------------------------------------------------------
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this host (a lock or staging folder of a live run)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -187,7 +188,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _lock_is_stale(info: dict) -> bool:
     """A lock is stale when its process is gone (same host) or it is older than CUBE_ENGINE_LOCK_TTL."""
-    if info.get("host") == socket.gethostname() and not _pid_alive(int(info.get("pid", -1))):
+    if info.get("host") == socket.gethostname() and not pid_alive(int(info.get("pid", -1))):
         return True
     return time.time() - float(info.get("created", 0)) > LOCK_TTL
 

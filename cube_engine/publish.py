@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
-from .journal import Action, Entry, Transaction, existing_keys, remote_lock
+from .journal import Action, Entry, Transaction, existing_keys, pid_alive, remote_lock
 from .storage import filesystem, is_remote
 
 _RENAME_EXCHANGE = 2
@@ -42,16 +42,6 @@ def exchange(a: str, b: str) -> None:
         raise OSError(err, os.strerror(err))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_staging(target: Path) -> None:
     """Delete staging folders left by killed runs (their pid is no longer alive)."""
     for path in target.parent.glob(f"{target.name}.staging-*"):
@@ -59,7 +49,7 @@ def remove_stale_staging(target: Path) -> None:
             pid = int(path.name.rsplit(".staging-", 1)[1].split("-")[0])
         except ValueError:
             continue
-        if not _pid_alive(pid) or pid == os.getpid():
+        if not pid_alive(pid) or pid == os.getpid():
             shutil.rmtree(path, ignore_errors=True)
 
 
