@@ -82,7 +82,7 @@ from semantic import api
 started = time.perf_counter()
 report = api.load(sys.argv[1], sys.argv[2], cube_id=sys.argv[3])
 seconds = time.perf_counter() - started
-print(json.dumps({"rows": report.n_observations, "seconds": seconds,
+print(json.dumps({"rows": report.n_observations, "seconds": seconds, "phases": report.phases,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -100,11 +100,18 @@ def run_loader(cube: Path, dsn: str, cube_id: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def settle(engine: sa.Engine) -> None:
+    """Flush the previous run's dirty pages first, so no timed run pays for the one before it."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("CHECKPOINT"))
+
+
 def bench_to_sql(engine: sa.Engine, cube_id: str, subset: int) -> dict:
     with engine.connect() as conn:
         df = pd.read_sql(sa.text(f'SELECT * FROM deepcube."obs_{cube_id}" LIMIT {subset}'), conn)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE IF EXISTS public.bench_to_sql"))
+    settle(engine)
     started = time.perf_counter()
     df.to_sql("bench_to_sql", engine, schema="public", index=False, chunksize=10_000)
     seconds = time.perf_counter() - started
@@ -135,6 +142,7 @@ def bench_psql_copy(pg: LocalPostgis, engine: sa.Engine, cube_id: str, workdir: 
                 + ")"
             )
         )
+    settle(engine)
     started = time.perf_counter()
     subprocess.run(
         [
@@ -160,6 +168,7 @@ def main() -> None:
     parser.add_argument("--times", type=int, default=30)
     parser.add_argument("--subset", type=int, default=200_000, help="rows for to_sql")
     parser.add_argument("--no-rss-60", action="store_true", help="skip the 2x-time-steps memory run")
+    parser.add_argument("--breakdown", action="store_true", help="print the loader's phase timings")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-semantic-"))
@@ -170,8 +179,11 @@ def main() -> None:
         cube2 = None if args.no_rss_60 else write_cube(workdir / "bench2x.zarr", 2 * args.times)
         with LocalPostgis(root=pg_root) as pg:
             engine = create_engine(pg.dsn)
+            settle(engine)
             loader = run_loader(cube, pg.dsn, "bench")
+            settle(engine)
             reload = run_loader(cube, pg.dsn, "bench")  # replace: same cube again
+            settle(engine)
             double = run_loader(cube2, pg.dsn, "bench2x") if cube2 else None
             to_sql = bench_to_sql(engine, "bench", args.subset)
             copy = bench_psql_copy(pg, engine, "bench", workdir)
@@ -211,7 +223,25 @@ def main() -> None:
             f"peak RSS, {2 * args.times} steps       : {double['peak_rss_mb']:.0f} MB "
             f"({double['rows']:,} rows at {rate(double):,.0f} rows/s)"
         )
+    if args.breakdown:
+        print_breakdown(
+            {
+                "first load": loader,
+                "replace": reload,
+                **({f"{2 * args.times} steps": double} if double else {}),
+            }
+        )
     os.sys.stdout.flush()
+
+
+def print_breakdown(runs: dict[str, dict]) -> None:
+    """Phase timings of the loader runs side by side (indented rows run inside the phase above them)."""
+    names = list(dict.fromkeys(name for run in runs.values() for name in run["phases"]))
+    print()
+    print(f"{'loader phase (s)':<40}" + "".join(f"{label:>14}" for label in runs))
+    for name in names:
+        print(f"{name:<40}" + "".join(f"{run['phases'].get(name, 0.0):>14.2f}" for run in runs.values()))
+    print(f"{'total (end to end)':<40}" + "".join(f"{run['seconds']:>14.2f}" for run in runs.values()))
 
 
 if __name__ == "__main__":
