@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from semantic import schema
 from semantic.database import connect, create_engine, resolve_dsn, sqlalchemy_url
-from semantic.loader import LoadReport, ProgressHook, load_cube
+from semantic.loader import load_cube
 from semantic.registry import CubeInfo, cube_info
 
 
@@ -22,18 +22,8 @@ def init(dsn: str | None) -> bool:
         return schema.ensure_schema(conn)
 
 
-def load(
-    cube: str,
-    dsn: str | None,
-    *,
-    cube_id: str | None = None,
-    variables: list[str] | None = None,
-    time: str | None = None,
-    bbox: str | None = None,
-    progress: ProgressHook | None = None,
-) -> LoadReport:
-    """Load a cube; see `semantic.loader.load_cube`."""
-    return load_cube(cube, dsn, cube_id=cube_id, variables=variables, time=time, bbox=bbox, progress=progress)
+load = load_cube
+"""Load a cube (folder or s3://) in one transaction; the loader's own function, re-exported here."""
 
 
 def describe(cube_id: str, dsn: str | None) -> CubeInfo:
