@@ -1,8 +1,4 @@
-"""The `services` value of each stack, as the tests use it.
-
-If `Pulumi.<stack>.yaml` already carries `deepcube-platform:services` (once the lead wires it in), that
-value is used, so the tests check the real stacks; until then the proposed values below stand in.
-"""
+"""The `services` value of each real stack, and a throwaway project that deploys only the services."""
 
 from __future__ import annotations
 
@@ -19,41 +15,11 @@ from infra.stack_files import REPO_ROOT
 STACKS = ("ovh", "creodias")
 SWARM_HOST = "ssh://deploy@10.20.0.10"
 
-PROPOSED: dict[str, dict[str, Any]] = {
-    "ovh": {
-        "domain": "deepcube.ovh.example.org",
-        "acme_email": "ops@example.org",
-        "registry": {"server": "registry.example.org", "namespace": "deepcube", "tag": "0.1.0"},
-        "gateway": {"postgis_clients": ["192.0.2.0/24"]},
-        "data": {
-            "dask_workers": 2,
-            "sextant_image": "registry.example.org/deepcube/sextant:1.0.0",
-            "cubes": [{"id": "fire_risk", "uri": "s3://deepcube-cubes/fire_risk.zarr"}],
-        },
-        "social_media": {
-            "enabled": True,
-            "api_image": "registry.example.org/deepcube/social-media-api:1.0.0",
-            "worker_image": "registry.example.org/deepcube/social-media-harvester:1.0.0",
-            "secret_keys": ["social_media_api_token"],
-        },
-    },
-    "creodias": {
-        "domain": "deepcube.creodias.example.org",
-        "acme_email": "ops@example.org",
-        "registry": {"server": "registry.example.org", "namespace": "deepcube", "tag": "0.1.0"},
-        "data": {
-            "dask_workers": 4,
-            "cubes": [{"id": "drought", "uri": "/eodata-cubes/drought.zarr"}],
-        },
-    },
-}
-
 
 def services_value(stack: str) -> dict[str, Any]:
-    """The stack's `services` config: from its YAML if present, else the proposed value."""
+    """The stack's `services` config as written in `Pulumi.<stack>.yaml`."""
     data = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
-    value = (data.get("config") or {}).get("deepcube-platform:services")
-    return copy.deepcopy(value if value is not None else PROPOSED[stack])
+    return copy.deepcopy(data["config"]["deepcube-platform:services"])
 
 
 PROGRAM = """
