@@ -104,7 +104,8 @@ def _contiguous(index: np.ndarray) -> bool:
 
 
 def _window_sum(a: np.ndarray, start: np.ndarray, stop: np.ndarray, axis: int) -> np.ndarray:
-    """Sum of a[start[i]:stop[i]] along `axis`; empty windows give 0."""
+    """Sum of a[start[i]:stop[i]] along `axis`; empty windows give 0. Unsigned integer input (a
+    validity mask as counts) is summed exactly in uint16 on the uniform path below, float32 otherwise."""
     used = stop > start
     idx = np.flatnonzero(used)
     if idx.size and _contiguous(idx):
@@ -120,8 +121,15 @@ def _window_sum(a: np.ndarray, start: np.ndarray, stop: np.ndarray, axis: int) -
                 for j in range(k):
                     index[axis] = slice(int(s[0]) + j, int(e[-1]), k)
                     parts.append(a[tuple(index)])
-                summed = parts[0].astype("float32", copy=True)
-                for part in parts[1:]:
+                small = a.dtype.kind == "u" and a.itemsize <= 2
+                dtype = np.dtype("uint16" if small else "float32")
+                if k > 1 and (a.dtype == dtype or small):  # same values as copying parts[0], adding
+                    summed = np.add(parts[0], parts[1], dtype=dtype)  # (integer counts are exact)
+                    rest = parts[2:]
+                else:
+                    summed = parts[0].astype(dtype, copy=True)
+                    rest = parts[1:]
+                for part in rest:
                     np.add(summed, part, out=summed)
             else:
                 part = np.take(a, np.arange(s[0], e[-1]), axis=axis)
@@ -155,7 +163,15 @@ def apply_axis(a: np.ndarray, op: AxisOp, axis: int) -> np.ndarray:
         shape = [1] * a.ndim
         shape[axis] = op.w.size
         w = op.w.reshape(shape)
-        return np.take(a, op.i0, axis=axis) * (1 - w) + np.take(a, op.i1, axis=axis) * w
+        if a.dtype not in (np.float32, np.float64):
+            return np.take(a, op.i0, axis=axis) * (1 - w) + np.take(a, op.i1, axis=axis) * w
+        # The same float arithmetic in place: no fresh temporaries (page faults) per operation.
+        out = np.take(a, op.i0, axis=axis)
+        out *= 1 - w
+        right = np.take(a, op.i1, axis=axis)
+        right *= w
+        out += right
+        return out
     if op.kind == "window":
         return _window_sum(a, op.i0, op.i1, axis)
     raise ValueError(op.kind)
@@ -186,10 +202,17 @@ def resample_separable(data: np.ndarray, op_y: AxisOp, op_x: AxisOp, method: str
         ones = np.ones(data.shape[-2:], dtype="float32")
         den = apply_axis(apply_axis(ones, op_y, 0), op_x, 1)
     else:
-        den = apply_axis(apply_axis(valid.view(np.uint8).astype("float32"), op_y, ay), op_x, ax)
+        mask = valid.view(np.uint8)
+        if not (op_y.kind == op_x.kind == "window"):
+            mask = mask.astype("float32")
+        # Window sums of a 0/1 mask are exact integers: counting them in uint16 (block mean) gives
+        # the same float32 values as summing a float32 mask, with a quarter of the memory traffic.
+        den = apply_axis(apply_axis(mask, op_y, ay), op_x, ax)
+        if den.dtype.kind == "u":
+            den = den.astype("float32")
     with np.errstate(invalid="ignore", divide="ignore"):
         out = (num / den).astype("float32", copy=False)
-    out[..., :, :][np.broadcast_to(den <= 1e-6, out.shape)] = np.nan
+    np.copyto(out, np.float32(np.nan), where=den <= 1e-6)
     return _mask_outside(out, op_y, op_x)
 
 

@@ -251,7 +251,7 @@ class ChunkWriter:
         """Write the chunk starting at `offset` (data may be smaller at the array's edges)."""
         index = tuple(o // c for o, c in zip(offset, self.chunks, strict=True))
         key = f"{self.path}/{self.name}/{self.separator.join(map(str, index))}"
-        if np.isnan(data).all():
+        if (data.size == 0 or np.isnan(data.flat[0])) and np.isnan(data).all():  # 1st value settles most
             if self.remote:
                 if self.fs.exists(key):
                     self.fs.rm_file(key)
