@@ -119,20 +119,16 @@ def bench_to_sql(engine: sa.Engine, cube_id: str, subset: int) -> dict:
 
 
 def bench_psql_copy(pg: LocalPostgis, engine: sa.Engine, cube_id: str, workdir: Path) -> dict:
-    psql = str(pg._bin / "psql")
+    def run_psql(command: str) -> None:
+        subprocess.run(
+            [str(pg._bin / "psql"), pg.dsn, "-v", "ON_ERROR_STOP=1", "-c", command],
+            check=True,
+            capture_output=True,
+        )
+
     csv_path = workdir / "obs.csv"
     columns = "cell_id, time, " + ", ".join(VARIABLES)
-    subprocess.run(
-        [
-            psql,
-            pg.dsn,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            f"\\copy (SELECT {columns} FROM deepcube.obs_{cube_id}) TO '{csv_path}' CSV",
-        ],
-        check=True,
-    )
+    run_psql(f"\\copy (SELECT {columns} FROM deepcube.obs_{cube_id}) TO '{csv_path}' CSV")
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE IF EXISTS public.bench_copy"))
         conn.execute(
@@ -144,18 +140,7 @@ def bench_psql_copy(pg: LocalPostgis, engine: sa.Engine, cube_id: str, workdir: 
         )
     settle(engine)
     started = time.perf_counter()
-    subprocess.run(
-        [
-            psql,
-            pg.dsn,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            f"\\copy public.bench_copy ({columns}) FROM '{csv_path}' CSV",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    run_psql(f"\\copy public.bench_copy ({columns}) FROM '{csv_path}' CSV")
     seconds = time.perf_counter() - started
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT count(*) FROM public.bench_copy")).scalar_one()

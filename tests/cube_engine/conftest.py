@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,3 +46,14 @@ def config_path(workspace: Path) -> Path:
 
 
 __all__ = ["DEMO", "SMALL", "shutil", "write_config"]
+
+
+def start_slow(args: list[str], delay: float = 0.25) -> subprocess.Popen:
+    """`cube-engine ARGS` in a subprocess, each chunk task slowed down so a test can kill it mid-write."""
+    env = {**os.environ, "CUBE_ENGINE_TASK_DELAY": str(delay)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "cube_engine.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -23,7 +22,7 @@ from cube_engine.cli import app
 from cube_engine.config import load_config
 from cube_engine.errors import StoreError
 from cube_engine.journal import Action, Entry, rollback_journal
-from tests.cube_engine.conftest import write_config
+from tests.cube_engine.conftest import start_slow, write_config
 
 runner = CliRunner()
 pytestmark = pytest.mark.s3
@@ -107,16 +106,6 @@ def test_failed_append_leaves_the_cube_as_it_was(s3, monkeypatch):
     assert s3.values()["time"].size == 6
 
 
-def _start_slow(args: list[str], delay: float) -> subprocess.Popen:
-    env = {**os.environ, "CUBE_ENGINE_TASK_DELAY": str(delay)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "cube_engine.cli", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
 def _kill_when_active(s3, process: subprocess.Popen, new_chunks: int, before: dict[str, bytes]) -> None:
     """SIGKILL the run once its journal is active and it has written `new_chunks` new objects."""
     deadline = time.monotonic() + 60
@@ -144,7 +133,7 @@ def test_killed_run_is_rolled_back_by_the_next_command(s3, command):
     before = s3.snapshot()
     old_values = s3.values()
     args = [command, s3.config("b.yaml", start="2024-06-01" if command == "gen" else "2024-06-03")]
-    _kill_when_active(s3, _start_slow(args, delay=0.3), 2, before)
+    _kill_when_active(s3, start_slow(args, delay=0.3), 2, before)
     assert s3.snapshot() != before  # the dead run changed the cube and left its journal and lock
     assert s3.fs.exists(s3.lock)
     result = runner.invoke(app, ["info", s3.url])  # any command on the target recovers it first

@@ -3,10 +3,8 @@ append adds later steps only, and equals a full run; rechunk keeps the values.""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cube_engine.cli import app
-from tests.cube_engine.conftest import write_config
+from tests.cube_engine.conftest import start_slow, write_config
 
 runner = CliRunner()
 
@@ -43,16 +41,6 @@ def _with_time(path: Path, start: str, end: str, name: str) -> Path:
     return new
 
 
-def _start_slow(args: list[str], delay: float = 0.25) -> subprocess.Popen:
-    env = {**os.environ, "CUBE_ENGINE_TASK_DELAY": str(delay)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "cube_engine.cli", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
 def _wait_for(predicate, process: subprocess.Popen, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -74,7 +62,7 @@ def test_gen_killed_mid_write_leaves_previous_cube_unchanged(workspace, kill_aft
     assert runner.invoke(app, ["gen", str(config)]).exit_code == 0
     cube = workspace / "cube.zarr"
     before_values, before_files = _snapshot(cube)
-    process = _start_slow(["gen", str(config)])
+    process = start_slow(["gen", str(config)])
     _wait_for(
         lambda: any(_chunk_files(p) >= kill_after_chunks for p in workspace.glob("cube.zarr.staging-*")),
         process,
@@ -128,7 +116,7 @@ def test_append_killed_mid_write_leaves_cube_as_it_was(workspace):
     cube = workspace / "cube.zarr"
     before, _ = _snapshot(cube)
     start_chunks = _chunk_files(cube)
-    process = _start_slow(["append", str(later)], delay=0.3)
+    process = start_slow(["append", str(later)], delay=0.3)
     _wait_for(lambda: _chunk_files(cube) >= start_chunks + 10, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
