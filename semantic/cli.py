@@ -118,6 +118,8 @@ def load(
         f"({report.n_times} time steps x {len(report.variables)} variables) in {report.seconds:.2f} s "
         f"({report.rows_per_second:,.0f} rows/s)"
     )
+    if report.cells_kept:
+        print("cells unchanged (same grid, window and static layers): kept their table and index")
     if report.static:
         how = "on the cells"
         if report.mode == "append":

@@ -6,7 +6,8 @@ The plan of one load:
 3. whole-cube load ("replace"): COPY cells and observations into fresh, unindexed `*_new` tables
    (with FREEZE: they were created in this transaction), add keys and indexes, drop the old tables and
    rename the new ones, rewrite the registry; static (y, x) layers are columns of the cells table and
-   travel in the cells' COPY;
+   travel in the cells' COPY; when the cells would come out the same as the ones in the database (same
+   cells digest: grid, window, static layers) the cells table is kept and only observations are rebuilt;
    time-range load into an existing cube ("append"): delete that time range, COPY into the live table;
    the cells table, and so the static layers, are left exactly as they are;
 4. commit. Any exception, a kill or a crash before the commit leaves the database as it was.
@@ -18,6 +19,7 @@ chunk size, not on the number of time steps.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time as clock
@@ -30,6 +32,7 @@ from psycopg import sql
 from sqlalchemy.engine import Connection
 
 from semantic import copy_buffers, dtypes, schema
+from semantic.cells_digest import cells_digest
 from semantic.cube import CubeSelection, check_cube_id, default_cube_id, select
 from semantic.database import connect
 from semantic.errors import IncompatibleLoadError
@@ -40,8 +43,9 @@ ProgressHook = Callable[[str, int, int], None]
 MAX_BLOCK_CELLS = 4_000_000  # time steps x cells read at once: 16 MB per variable
 ENCODE_ROWS = 262_144  # rows per encoded COPY slice (~10 MB)
 QUEUE_DEPTH = 2
-INDEX_PARALLEL_WORKERS = 2  # parallel B-tree build workers (SET LOCAL; the server caps them)
-INDEX_MAINTENANCE_WORK_MEM = "96MB"  # 32 MB per build participant, PostgreSQL's minimum for a worker
+STEP_COPY_MIN_ROWS = 100_000  # cells per read block from which a time step goes as its own COPY
+INDEX_PARALLEL_WORKERS = 2  # parallel B-tree build workers asked for (SET LOCAL)
+INDEX_MAINTENANCE_WORK_MEM = "64MB"  # 32 MB per participant: the leader and one worker
 
 
 @dataclass
@@ -57,11 +61,24 @@ class LoadReport:
     seconds: float
     static: list[str] = field(default_factory=list)  # static layers on the cells after the load
     skipped_static: list[str] = field(default_factory=list)  # static layers of a type SQL cannot hold
+    cells_kept: bool = False  # a replace found the cells unchanged (same digest) and kept their table
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds per phase, in order
 
     @property
     def rows_per_second(self) -> float:
         return self.n_observations / self.seconds if self.seconds else float("inf")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One encoded slice of a COPY stream: `rows` tuples in `data`.
+
+    `time` is set when the slice is one time step encoded without the time field (see `_copy`).
+    """
+
+    rows: int
+    data: copy_buffers.Buffer
+    time: np.datetime64 | None = None
 
 
 class Phases:
@@ -108,11 +125,15 @@ def _row_blocks(sel: CubeSelection, n_times: int) -> list[tuple[int, int]]:
     return [(start, min(start + step, row1)) for start in range(row0, row1, step)]
 
 
-def observation_blocks(sel: CubeSelection) -> Iterator[tuple[int, copy_buffers.Buffer]]:
-    """(rows, COPY bytes) per encode slice, in (time, cell_id) order when a read block spans all rows.
+def observation_blocks(sel: CubeSelection, *, step_defaults: bool = False) -> Iterator[Block]:
+    """Encoded observations per slice, in (time, cell_id) order when a read block spans all rows.
 
     Values are read one block at a time (time chunk x rows) and encoded in slices of about
     ENCODE_ROWS rows, small enough to stay in cache and to keep the COPY stream flowing.
+
+    With `step_defaults` (a fresh table that only this transaction sees), a read block with at least
+    STEP_COPY_MIN_ROWS cells is sent one time step per slice without the time field: `_copy` makes the
+    step's time the column default for that slice's COPY. Smaller blocks carry the time in every row.
     """
     ds = sel.dataset
     _, _, col0, col1 = sel.window
@@ -123,24 +144,28 @@ def observation_blocks(sel: CubeSelection) -> Iterator[tuple[int, copy_buffers.B
             rows = np.repeat(np.arange(r0, r1), col1 - col0)
             cols = np.tile(np.arange(col0, col1), r1 - r0)
             cell_ids = sel.grid.cell_ids(rows, cols)
-            template = copy_buffers.observation_template(cell_ids, len(sel.variables))
+            per_step = cell_ids.size
+            by_step = step_defaults and per_step >= STEP_COPY_MIN_ROWS
+            template = copy_buffers.observation_template(cell_ids, len(sel.variables), with_time=not by_step)
             values = [
                 np.asarray(ds[var.name].variable[t0:t1, r0:r1, col0:col1].values, dtype=np.float32).reshape(
                     t1 - t0, -1
                 )
                 for var in sel.variables
             ]
-            per_step = cell_ids.size
-            steps = max(1, ENCODE_ROWS // per_step)
+            steps = 1 if by_step else max(1, ENCODE_ROWS // per_step)
             for i in range(0, t1 - t0, steps):
                 j = min(i + steps, t1 - t0)
-                yield (
-                    (j - i) * per_step,
-                    copy_buffers.observation_rows(cell_ids, times[i:j], [v[i:j] for v in values], template),
-                )
+                step_values = [v[i:j] for v in values]
+                if by_step:
+                    data = copy_buffers.observation_rows(cell_ids, None, step_values, template)
+                    yield Block((j - i) * per_step, data, times[i])
+                else:
+                    data = copy_buffers.observation_rows(cell_ids, times[i:j], step_values, template)
+                    yield Block((j - i) * per_step, data)
 
 
-def cell_blocks(sel: CubeSelection, band: int = 256) -> Iterator[tuple[int, copy_buffers.Buffer]]:
+def cell_blocks(sel: CubeSelection, band: int = 256) -> Iterator[Block]:
     """Cells band by band (rows), each with the window's slice of every selected static layer."""
     row0, row1, col0, col1 = sel.window
     types = [dtypes.by_sql(v.sql_type) for v in sel.static]
@@ -153,12 +178,11 @@ def cell_blocks(sel: CubeSelection, band: int = 256) -> Iterator[tuple[int, copy
             (column, np.asarray(sel.dataset[v.name].variable[r0:r1, col0:col1].values))
             for v, column in zip(sel.static, types, strict=True)
         ]
-        yield rows.size, copy_buffers.cell_rows(sel.grid.cell_ids(rows, cols), rows, cols, lon, lat, static)
+        cell_ids = sel.grid.cell_ids(rows, cols)
+        yield Block(rows.size, copy_buffers.cell_rows(cell_ids, rows, cols, lon, lat, static))
 
 
-def _prefetched(
-    blocks: Iterator[tuple[int, copy_buffers.Buffer]], stats: dict[str, float] | None = None
-) -> Iterator[tuple[int, copy_buffers.Buffer]]:
+def _prefetched(blocks: Iterator[Block], stats: dict[str, float] | None = None) -> Iterator[Block]:
     """Run the block producer on a thread (numpy and Zarr decode release the GIL) with a small queue,
     so reading/encoding overlaps with the server ingesting the previous block.
 
@@ -216,28 +240,44 @@ def _copy(
     conn: Connection,
     table: str,
     columns: list[str],
-    blocks: Iterator[tuple[int, copy_buffers.Buffer]],
+    blocks: Iterator[Block],
     *,
     freeze: bool,
     on_rows: Callable[[int], None],
     stats: dict[str, float] | None = None,
 ) -> int:
-    """Stream blocks into one binary COPY on the transaction's own psycopg connection."""
+    """Stream blocks into binary COPYs on the transaction's own psycopg connection.
+
+    Consecutive blocks without a step time go into one COPY of `columns`. Blocks of one step time
+    (see `observation_blocks`) go into a COPY without the `time` column, after that time is made the
+    column's default; the default is dropped again at the end.
+    """
     raw = conn.connection.driver_connection
-    statement = sql.SQL("COPY {}.{} ({}) FROM STDIN WITH (FORMAT binary{})").format(
-        sql.Identifier(schema.SCHEMA),
-        sql.Identifier(table),
-        sql.SQL(", ").join(map(sql.Identifier, columns)),
-        sql.SQL(", FREEZE") if freeze else sql.SQL(""),
-    )
+    target = _qualified(table)
     total = 0
-    with raw.cursor() as cur, cur.copy(statement) as copy:
-        copy.write(copy_buffers.HEADER)
-        for n_rows, data in _prefetched(blocks, stats):
-            copy.write(data)
-            total += n_rows
-            on_rows(n_rows)
-        copy.write(copy_buffers.TRAILER)
+    defaulted = False
+    with raw.cursor() as cur:
+        for time, group in itertools.groupby(_prefetched(blocks, stats), key=lambda block: block.time):
+            copied = columns
+            if time is not None:
+                copied = [c for c in columns if c != "time"]
+                default = sql.SQL("ALTER TABLE {} ALTER COLUMN time SET DEFAULT {}::timestamp")
+                cur.execute(default.format(target, sql.Literal(str(np.datetime64(time, "us")))))
+                defaulted = True
+            statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary{})").format(
+                target,
+                sql.SQL(", ").join(map(sql.Identifier, copied)),
+                sql.SQL(", FREEZE") if freeze else sql.SQL(""),
+            )
+            with cur.copy(statement) as copy:
+                copy.write(copy_buffers.HEADER)
+                for block in group:
+                    copy.write(block.data)
+                    total += block.rows
+                    on_rows(block.rows)
+                copy.write(copy_buffers.TRAILER)
+        if defaulted:
+            cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN time DROP DEFAULT").format(target))
     return total
 
 
@@ -251,11 +291,12 @@ def _tune_index_builds(conn: Connection) -> None:
     """Parallel key/index builds for this transaction only (SET LOCAL: nothing outlives it).
 
     PostgreSQL 15 builds B-trees in parallel: the workers split the heap scan, the costliest part of
-    the observations key. A parallel build always sorts externally (workers write runs, the leader
-    merges them), and the leader allocates its whole `maintenance_work_mem` as merge buffers: with
-    1 GB the merge page-faults for longer than it saves. Measured here (7.5M rows, 2 cores, median of
-    5): server default 256 MB serial 1.90 s, 1 GB serial 1.59 s, 256 MB + 2 workers 1.59 s,
-    96 MB + 2 workers 1.46 s. Our input is presorted, so small runs merge cheaply.
+    the observations key. A parallel build always sorts externally (each participant writes runs, the
+    leader merges them), PostgreSQL gives each participant at least 32 MB, and the leader allocates
+    its whole share as merge buffers: more memory page-faults for longer than it saves. Measured here
+    (7.5M presorted rows, 2 cores, CREATE UNIQUE INDEX, 3 runs each): serial 16 MB-1 GB 1.6-2.0 s;
+    1 worker + leader with 64 MB 1.29-1.36 s, 96 MB 1.34-1.37 s, 192 MB 1.49-1.54 s, 512 MB 1.53 s.
+    Our input is presorted, so small runs merge cheaply.
     """
     _exec(
         conn,
@@ -278,7 +319,9 @@ def _table_exists(conn: Connection, name: str) -> bool:
     ).scalar_one()
 
 
-def _write_registry(conn: Connection, cube_id: str, sel: CubeSelection, *, replace: bool) -> None:
+def _write_registry(
+    conn: Connection, cube_id: str, sel: CubeSelection, *, replace: bool, cells_digest: str | None = None
+) -> None:
     if replace:
         conn.execute(sa.delete(schema.cube).where(schema.cube.c.id == cube_id))
         conn.execute(
@@ -291,6 +334,7 @@ def _write_registry(conn: Connection, cube_id: str, sel: CubeSelection, *, repla
                 source_uri=sel.uri,
                 cells_table=schema.cells_table_name(cube_id),
                 observations_table=schema.observations_table_name(cube_id),
+                cells_digest=cells_digest,
             )
         )
         conn.execute(
@@ -324,14 +368,69 @@ def _write_registry(conn: Connection, cube_id: str, sel: CubeSelection, *, repla
     )
 
 
-def _replace(conn: Connection, cube_id: str, sel: CubeSelection, hook: ProgressHook, phases: Phases) -> None:
+def _index_statements(cube_id: str, *, cells: bool) -> list[tuple[str, sql.Composable]]:
+    """(phase label, statement) for the keys and indexes of the fresh `*__new` tables."""
+    cells_name, obs = schema.cells_table_name(cube_id), schema.observations_table_name(cube_id)
+    statements = []
+    if cells:
+        statements += [
+            (
+                "cells primary key",
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (cell_id)").format(
+                    _qualified(f"{cells_name}__new"), sql.Identifier(f"{cells_name}__new_pkey")
+                ),
+            ),
+            (
+                "cells GiST index",
+                sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(
+                    sql.Identifier(f"{cells_name}__new_geom_idx"), _qualified(f"{cells_name}__new")
+                ),
+            ),
+        ]
+    statements.append(
+        (
+            "observations primary key",
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (time, cell_id)").format(
+                _qualified(f"{obs}__new"), sql.Identifier(f"{obs}__new_pkey")
+            ),
+        )
+    )
+    return statements
+
+
+def _swap_in(conn: Connection, final: str, indexes: tuple[str, ...]) -> None:
+    """Drop `final` and give `final__new` (and its indexes) its name."""
+    new = f"{final}__new"
+    _exec(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(_qualified(final)))
+    _exec(conn, sql.SQL("ALTER TABLE {} RENAME TO {}").format(_qualified(new), sql.Identifier(final)))
+    for suffix in indexes:
+        _exec(
+            conn,
+            sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                _qualified(f"{new}_{suffix}"), sql.Identifier(f"{final}_{suffix}")
+            ),
+        )
+
+
+def _replace(
+    conn: Connection, cube_id: str, sel: CubeSelection, row, hook: ProgressHook, phases: Phases
+) -> bool:
+    """Whole-cube load into fresh tables swapped in at the end; True if the cells table was kept.
+
+    The cells are kept when the registry's cells digest equals this cube's (same grid, window and
+    static layers, see semantic.cells_digest): only the observations are rebuilt then.
+    """
     cells, obs = schema.cells_table_name(cube_id), schema.observations_table_name(cube_id)
-    cells_new, obs_new = f"{cells}__new", f"{obs}__new"
+    digest = cells_digest(sel)
+    keep_cells = row is not None and row.cells_digest == digest and _table_exists(conn, cells)
+    phases.mark("cells digest")
     columns = [v.column for v in sel.variables]
-    for name in (cells_new, obs_new):  # leftovers cannot exist (DDL is transactional), but be explicit
-        _exec(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(_qualified(name)))
-    conn.execute(sa.text(schema.create_table_ddl(schema.cells_table(cells_new, sel.static))))
-    conn.execute(sa.text(schema.create_table_ddl(schema.observations_table(obs_new, columns))))
+    fresh = [(obs, schema.observations_table(f"{obs}__new", columns))]
+    if not keep_cells:
+        fresh.insert(0, (cells, schema.cells_table(f"{cells}__new", sel.static)))
+    for name, table in fresh:  # leftovers cannot exist (DDL is transactional), but be explicit
+        _exec(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(_qualified(f"{name}__new")))
+        conn.execute(sa.text(schema.create_table_ddl(table)))
     phases.mark("create tables")
 
     done = {"cells": 0, "observations": 0}
@@ -344,23 +443,26 @@ def _replace(conn: Connection, cube_id: str, sel: CubeSelection, hook: ProgressH
         return on_rows
 
     stats: dict[str, float] = {}
+    if keep_cells:
+        hook("cells", sel.n_cells, sel.n_cells)
+    else:
+        _copy(
+            conn,
+            f"{cells}__new",
+            ["cell_id", "row", "col", "geom", *[v.column for v in sel.static]],
+            cell_blocks(sel),
+            freeze=True,
+            on_rows=advance("cells", sel.n_cells),
+            stats=stats,
+        )
+        phases.mark("cells COPY")
+        phases.add("  cells read+encode (producer)", stats.pop("produce"))
+        phases.add("  cells COPY waited for producer", stats.pop("wait"))
     _copy(
         conn,
-        cells_new,
-        ["cell_id", "row", "col", "geom", *[v.column for v in sel.static]],
-        cell_blocks(sel),
-        freeze=True,
-        on_rows=advance("cells", sel.n_cells),
-        stats=stats,
-    )
-    phases.mark("cells COPY")
-    phases.add("  cells read+encode (producer)", stats.pop("produce"))
-    phases.add("  cells COPY waited for producer", stats.pop("wait"))
-    _copy(
-        conn,
-        obs_new,
+        f"{obs}__new",
         ["cell_id", "time", *columns],
-        observation_blocks(sel),
+        observation_blocks(sel, step_defaults=True),
         freeze=True,
         on_rows=advance("observations", sel.n_observations),
         stats=stats,
@@ -369,54 +471,25 @@ def _replace(conn: Connection, cube_id: str, sel: CubeSelection, hook: ProgressH
     phases.add("  obs read+encode (producer)", stats.pop("produce"))
     phases.add("  obs COPY waited for producer", stats.pop("wait"))
 
-    hook("indexes", 0, 3)
+    statements = _index_statements(cube_id, cells=not keep_cells)
+    hook("indexes", 0, len(statements))
     _tune_index_builds(conn)
     phases.mark("index settings")
-    for label, statement in (
-        (
-            "cells primary key",
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (cell_id)").format(
-                _qualified(cells_new), sql.Identifier(f"{cells}__new_pkey")
-            ),
-        ),
-        (
-            "cells GiST index",
-            sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(
-                sql.Identifier(f"{cells}__new_geom_idx"), _qualified(cells_new)
-            ),
-        ),
-        (
-            "observations primary key",
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (time, cell_id)").format(
-                _qualified(obs_new), sql.Identifier(f"{obs}__new_pkey")
-            ),
-        ),
-    ):
+    for k, (label, statement) in enumerate(statements, start=1):
         _exec(conn, statement)
         phases.mark(label)
-    hook("indexes", 3, 3)
+        hook("indexes", k, len(statements))
 
-    for final in (obs, cells):
-        _exec(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(_qualified(final)))
-    for final, new, indexes in (
-        (cells, cells_new, ("pkey", "geom_idx")),
-        (obs, obs_new, ("pkey",)),
-    ):
-        _exec(conn, sql.SQL("ALTER TABLE {} RENAME TO {}").format(_qualified(new), sql.Identifier(final)))
-        for suffix in indexes:
-            _exec(
-                conn,
-                sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                    _qualified(f"{new}_{suffix}"), sql.Identifier(f"{final}_{suffix}")
-                ),
-            )
+    _swap_in(conn, obs, ("pkey",))
+    if not keep_cells:
+        _swap_in(conn, cells, ("pkey", "geom_idx"))
     phases.mark("drop old + rename")
-    _exec(conn, sql.SQL("ANALYZE {}").format(_qualified(cells)))
-    phases.mark("ANALYZE cells")
-    _exec(conn, sql.SQL("ANALYZE {}").format(_qualified(obs)))
-    phases.mark("ANALYZE observations")
-    _write_registry(conn, cube_id, sel, replace=True)
+    for name, _ in fresh:
+        _exec(conn, sql.SQL("ANALYZE {}").format(_qualified(name)))
+        phases.mark(f"ANALYZE {'cells' if name == cells else 'observations'}")
+    _write_registry(conn, cube_id, sel, replace=True, cells_digest=digest)
     phases.mark("registry")
+    return keep_cells
 
 
 def _registered(conn: Connection, cube_id: str, *, static: bool) -> list[str]:
@@ -510,6 +583,7 @@ def load_cube(
     sel = select(uri, variables=variables, time=time, bbox=bbox)
     time_range = parse_time_range(time)
     phases.mark("open cube")
+    cells_kept = False
     with connect(dsn) as conn:
         phases.mark("connect")
         with conn.begin():
@@ -524,7 +598,7 @@ def load_cube(
                 static = _registered(conn, cube_id, static=True)
             else:
                 mode = "replace"
-                _replace(conn, cube_id, sel, hook, phases)
+                cells_kept = _replace(conn, cube_id, sel, row, hook, phases)
                 static = [v.name for v in sel.static]
         phases.mark("commit")
     return LoadReport(
@@ -537,5 +611,6 @@ def load_cube(
         seconds=clock.perf_counter() - started,
         static=static,
         skipped_static=sel.skipped_static,
+        cells_kept=cells_kept,
         phases=phases.seconds,
     )

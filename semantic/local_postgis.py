@@ -17,7 +17,18 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from semantic.server_settings import BULK_LOAD_SETTINGS, server_flags
+
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin",)
+# A throwaway cluster trades durability for speed: nothing in it outlives the demo or the test run.
+THROWAWAY_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_wal_size": "2GB",
+    "shared_buffers": "256MB",
+    "maintenance_work_mem": "256MB",
+}
 SERVICE_USER = "postgres"
 
 
@@ -124,11 +135,16 @@ class LocalPostgis:
         pwfile.unlink()
         if init.returncode != 0:
             raise PostgisUnavailable(f"initdb failed: {init.stderr.strip() or init.stdout.strip()}")
-        options = (
-            f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-            f"-c unix_socket_directories={self.socket_dir} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_wal_size=2GB -c shared_buffers=256MB -c maintenance_work_mem=256MB"
+        options = " ".join(
+            server_flags(
+                {
+                    "listen_addresses": "127.0.0.1",
+                    "port": str(self.port),
+                    "unix_socket_directories": str(self.socket_dir),
+                    **THROWAWAY_SETTINGS,
+                    **BULK_LOAD_SETTINGS,
+                }
+            )
         )
         started = self._run_as_service_user(
             [

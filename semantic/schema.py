@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from semantic.cube import Variable
 
 SCHEMA = "deepcube"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_LOCK_KEY = "deepcube.schema"
 
 metadata = sa.MetaData(schema=SCHEMA)
@@ -54,6 +54,12 @@ cube = sa.Table(
     sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.Column("cells_table", sa.Text, nullable=False),
     sa.Column("observations_table", sa.Text, nullable=False),
+    sa.Column(
+        "cells_digest",
+        sa.Text,
+        nullable=True,
+        comment="semantic.cells_digest of the cells table: a replace with the same digest keeps it",
+    ),
 )
 
 cube_variable = sa.Table(
@@ -166,7 +172,8 @@ def ensure_schema(conn: Connection) -> bool:
 # MIGRATIONS[v] brings a database from version v to v+1 (version 0 -> 1 is `create_all` alone).
 # Every statement must be idempotent: on a fresh database `create_all` has already built the latest
 # tables before the steps run. Existing rows get the defaults: before version 2 every registered
-# variable was a (time, y, x) float4 column of the observations table.
+# variable was a (time, y, x) float4 column of the observations table; before version 3 no cube has a
+# cells digest, so its next replace rebuilds the cells once.
 MIGRATIONS: list[list[str]] = [
     [],
     [
@@ -175,6 +182,11 @@ MIGRATIONS: list[list[str]] = [
         f"COMMENT ON COLUMN {SCHEMA}.cube_variable.static IS "
         "'true: a (y, x) layer stored as a column of the cells table, not of the observations'",
         f"COMMENT ON COLUMN {SCHEMA}.cube_variable.sql_type IS 'the column''s SQL type'",
+    ],
+    [
+        f"ALTER TABLE {SCHEMA}.cube ADD COLUMN IF NOT EXISTS cells_digest text",
+        f"COMMENT ON COLUMN {SCHEMA}.cube.cells_digest IS "
+        "'semantic.cells_digest of the cells table: a replace with the same digest keeps it'",
     ],
 ]
 

@@ -3,6 +3,7 @@
 import psycopg
 import s3fs
 
+from semantic.server_settings import BULK_LOAD_SETTINGS
 from tests.services import MotoS3Server
 
 
@@ -26,6 +27,12 @@ def test_postgis_rejects_wrong_password(postgis):
 def test_postgis_listens_only_on_loopback(postgis):
     with psycopg.connect(postgis.dsn) as conn:
         assert conn.execute("SHOW listen_addresses").fetchone()[0] == "127.0.0.1"
+
+
+def test_postgis_runs_with_the_bulk_load_settings(postgis):
+    with psycopg.connect(postgis.dsn) as conn:
+        for name, value in BULK_LOAD_SETTINGS.items():
+            assert conn.execute(f"SHOW {name}").fetchone()[0] == value, name
 
 
 def test_s3_round_trip(s3_server: MotoS3Server, s3_bucket: str):

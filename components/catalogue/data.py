@@ -22,6 +22,7 @@ from components.service import (
     SecretFile,
     ServiceSpec,
 )
+from semantic.server_settings import BULK_LOAD_SETTINGS, server_flags
 
 POSTGIS_SECRET = SecretFile("postgis_password", "postgis_password")
 DB_USER, DB_NAME = "deepcube", "cubes"
@@ -108,6 +109,7 @@ def specs(ctx: Context) -> list[ServiceSpec]:
                 "POSTGRES_PASSWORD_FILE": f"/run/secrets/{POSTGIS_SECRET.target}",
             },
             secrets=(POSTGIS_SECRET,),
+            args=("postgres", *server_flags(BULK_LOAD_SETTINGS)),
             mounts=(Mount(ctx.volume("postgis-data"), "/var/lib/postgresql/data"),),
             resources=Resources(2.0, 4096, 0.25, 1024),
             healthcheck=Healthcheck(("CMD-SHELL", f"pg_isready -U {DB_USER} -d {DB_NAME}")),

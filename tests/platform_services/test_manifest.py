@@ -211,3 +211,9 @@ def test_toggling_a_module_changes_both_swarm_and_homepage(module, members, mani
         assert f"{name}:" not in _caddyfile(off)
         if routed:
             assert f"reverse_proxy {name}:" in _caddyfile(on)
+
+
+def test_postgis_runs_with_the_bulk_load_settings_the_bench_measures(manifest):
+    container = services(manifest)["postgis"].inputs["taskSpec"]["containerSpec"]
+    assert container["args"] == ["postgres", "-c", "wal_level=minimal", "-c", "max_wal_senders=0"]
+    assert "commands" not in container  # the image's entrypoint still initialises the database

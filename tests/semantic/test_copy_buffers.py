@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+import pytest
 
 from semantic import copy_buffers, dtypes
 
@@ -44,6 +45,20 @@ def test_observation_rows_match_the_reference_with_nulls_anywhere():
     assert bytes(copy_buffers.observation_rows(cell_ids, times, values, template)) == expected
     clean = [np.nan_to_num(v) for v in values]
     assert isinstance(copy_buffers.observation_rows(cell_ids, times, clean, template), memoryview)
+
+
+def test_observation_rows_without_the_time_field():
+    cell_ids = np.array([4, 9], dtype=np.int64)
+    values = [np.array([[1.5, np.nan]], dtype=np.float32), np.array([[np.nan, -2.0]], dtype=np.float32)]
+    expected = reference_rows(
+        [[(">q", 4), (">f", 1.5), (">f", None)], [(">q", 9), (">f", None), (">f", -2.0)]]
+    )
+    assert bytes(copy_buffers.observation_rows(cell_ids, None, values)) == expected
+    template = copy_buffers.observation_template(cell_ids, 2, with_time=False)
+    assert bytes(copy_buffers.observation_rows(cell_ids, None, values, template)) == expected
+    with pytest.raises(ValueError, match="disagree on the time field"):
+        times = np.array(["2020-01-01"], dtype="datetime64[us]")
+        copy_buffers.observation_rows(cell_ids, times, values, template)
 
 
 def test_cell_rows_drop_nulls_of_mixed_widths():

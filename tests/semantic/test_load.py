@@ -96,6 +96,82 @@ def test_loading_again_replaces_without_duplicates(postgis, engine, small_cube):
     assert scalar(engine, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%again%'") == 2
 
 
+def test_time_steps_sent_as_column_defaults_load_the_same_rows(postgis, engine, small_cube, monkeypatch):
+    # a step of the small cube is 120 cells: let every step go as its own COPY without the time field
+    monkeypatch.setattr(loader, "STEP_COPY_MIN_ROWS", 1)
+    sent_times = []
+    original = loader.copy_buffers.observation_rows
+
+    def spy(cell_ids, times, values, template=None):
+        sent_times.append(times)
+        return original(cell_ids, times, values, template)
+
+    monkeypatch.setattr(loader.copy_buffers, "observation_rows", spy)
+    api.load(small_cube, postgis.dsn, cube_id="bystep")
+    assert len(sent_times) == 5 and all(t is None for t in sent_times)
+    assert observations(engine, "bystep", "t2m, precip") == expected_rows(small_cube, ["t2m", "precip"])
+    # the last step's default does not outlive the load
+    default = (
+        "SELECT column_default FROM information_schema.columns WHERE table_name = :t AND column_name = 'time'"
+    )
+    assert fetch(engine, default, t="obs_bystep") == [(None,)]
+    # appends write into the live table, so they carry the time in every row
+    sent_times.clear()
+    api.load(small_cube, postgis.dsn, cube_id="bystep", time="2020-01-04/2020-01-05")
+    assert sent_times and all(t is not None for t in sent_times)
+    assert observations(engine, "bystep", "t2m, precip") == expected_rows(small_cube, ["t2m", "precip"])
+
+
+def rewritten_with(source: str, path, **changes) -> str:
+    """A copy of a cube with some variables' values replaced (same grid, chunks and attributes)."""
+    ds = xr.open_zarr(source).load()
+    for name, values in changes.items():
+        ds[name] = ds[name].copy(data=values)
+    for variable in ds.variables.values():
+        variable.encoding = {}
+    ds.to_zarr(path, mode="w", consolidated=True, zarr_format=2)
+    return str(path)
+
+
+def test_a_reload_keeps_unchanged_cells_and_rebuilds_changed_ones(postgis, engine, small_cube, tmp_path):
+    relation = "SELECT 'deepcube.cells_reuse'::regclass::oid"
+    first = api.load(small_cube, postgis.dsn, cube_id="reuse")
+    oid, cells = scalar(engine, relation), tables_state(engine, "deepcube.cells_reuse")
+    again = api.load(small_cube, postgis.dsn, cube_id="reuse")
+    assert (first.cells_kept, again.cells_kept) == (False, True)
+    assert scalar(engine, relation) == oid and tables_state(engine, "deepcube.cells_reuse") == cells
+    assert observations(engine, "reuse", "t2m, precip") == expected_rows(small_cube, ["t2m", "precip"])
+    indexes = "SELECT indexname FROM pg_indexes WHERE tablename = 'cells_reuse' ORDER BY 1"
+    assert fetch(engine, indexes) == [("cells_reuse_geom_idx",), ("cells_reuse_pkey",)]
+
+    # new values of a static layer: the cells are rebuilt with them
+    elevation = xr.open_zarr(small_cube)["elevation"].values + 1
+    changed = rewritten_with(small_cube, tmp_path / "changed.zarr", elevation=elevation)
+    report = api.load(changed, postgis.dsn, cube_id="reuse")
+    assert report.cells_kept is False and scalar(engine, relation) != oid
+    assert scalar(engine, "SELECT elevation FROM deepcube.cells_reuse WHERE cell_id = 0") == elevation[0, 0]
+    assert fetch(engine, indexes) == [("cells_reuse_geom_idx",), ("cells_reuse_pkey",)]
+    # another window of the same cube, or no static layers: other cells
+    assert api.load(changed, postgis.dsn, cube_id="reuse", bbox="10.0,49.9,10.05,50.0").cells_kept is False
+    assert api.load(changed, postgis.dsn, cube_id="reuse", variables=["t2m"]).cells_kept is False
+    assert cell_columns(engine, "reuse") == ["cell_id", "row", "col", "geom"]
+
+
+def test_a_whole_cube_load_writes_its_tables_without_the_wal(postgis, engine, tmp_path):
+    # 300 x 300 cells x 6 steps: tables of ~40 MB, far above PostgreSQL's wal_skip_threshold (2 MB)
+    path = make_cube(tmp_path / "walless.zarr", height=300, width=300, times=6, chunks=(6, 300, 300))
+    lsn = "SELECT pg_current_wal_lsn()"
+    before = scalar(engine, lsn)
+    api.load(path, postgis.dsn, cube_id="walless")
+    wal_bytes = scalar(engine, f"SELECT pg_wal_lsn_diff(({lsn}), '{before}')")
+    table_bytes = scalar(
+        engine,
+        "SELECT pg_total_relation_size('deepcube.obs_walless') "
+        "+ pg_total_relation_size('deepcube.cells_walless')",
+    )
+    assert table_bytes > 30e6 and wal_bytes < 0.05 * table_bytes
+
+
 def test_time_ranges_add_up_idempotently(postgis, engine, small_cube):
     api.load(small_cube, postgis.dsn, cube_id="ranges", time="2020-01-01/2020-01-02")
     assert scalar(engine, 'SELECT count(DISTINCT time) FROM deepcube."obs_ranges"') == 2

@@ -1,4 +1,4 @@
-"""Schema migration: a database created by version 1 (no static layers) is upgraded in place.
+"""Schema migration: a version-1 database (no static layers, no cells digest) is upgraded in place.
 
 The version-1 registry is built from its literal DDL, as that release created it, in a database of its
 own, with one cube loaded the version-1 way; the upgrade must keep that cube readable and appendable.
@@ -122,10 +122,11 @@ def test_a_version_1_database_is_upgraded_in_place(v1_dsn, small_cube, tmp_path)
     engine = create_engine(v1_dsn)
     try:
         with engine.connect() as conn:
-            assert schema.current_version(conn) == schema.SCHEMA_VERSION == 2
+            assert schema.current_version(conn) == schema.SCHEMA_VERSION == 3
             assert conn.execute(
                 sa.text("SELECT name, static, sql_type FROM deepcube.cube_variable WHERE cube_id = 'old'")
             ).all() == [("t2m", False, "real")]
+            assert conn.execute(sa.text("SELECT cells_digest FROM deepcube.cube")).all() == [(None,)]
         info = api.describe("old", v1_dsn)
         assert [v.name for v in info.variables] == ["t2m"] and info.static_variables == ()
         assert any(p.name == "mapping.r2rml.ttl" for p in api.write_mapping("old", v1_dsn, tmp_path))
@@ -135,7 +136,10 @@ def test_a_version_1_database_is_upgraded_in_place(v1_dsn, small_cube, tmp_path)
         assert (report.mode, report.static) == ("append", [])
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM deepcube.obs_old")).scalar() == 360
-        # ... and a whole-cube load brings the static layers
-        assert api.load(small_cube, v1_dsn, cube_id="old").static == ["elevation", "land_cover"]
+        # ... and a whole-cube load brings the static layers (a cube without a digest rebuilds its cells)
+        report = api.load(small_cube, v1_dsn, cube_id="old")
+        assert (report.static, report.cells_kept) == (["elevation", "land_cover"], False)
+        with engine.connect() as conn:
+            assert len(conn.execute(sa.text("SELECT cells_digest FROM deepcube.cube")).scalar_one()) == 64
     finally:
         engine.dispose()
