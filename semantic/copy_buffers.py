@@ -21,6 +21,7 @@ TRAILER = (-1).to_bytes(2, "big", signed=True)
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00 in microseconds since 1970
 EWKB_POLYGON_SRID = 3 | 0x20000000
 EWKB_SIZE = 1 + 4 + 4 + 4 + 4 + 5 * 2 * 8
+CUT_BYTES_PER_NULL = 500  # fewer record bytes per NULL than this: mask every byte (see below)
 
 
 def observation_dtype(n_vars: int, *, with_time: bool = True) -> np.dtype:
@@ -94,13 +95,22 @@ def observation_rows(
 def _without_null_values(rec: np.ndarray, nulls: list[tuple[str, np.ndarray]]) -> Buffer:
     """The records' bytes with the value bytes of every NULL field removed (their length is already -1).
 
-    Fixed-size records are what numpy builds fast; a NULL field has no value bytes on the wire. NULLs
-    are rare (missing values), so rather than masking every byte we cut the buffer around each NULL's
-    value bytes and join the runs between them: work in proportion to the NULLs, plus one copy.
+    Fixed-size records are what numpy builds fast; a NULL field has no value bytes on the wire. Two
+    ways to drop them, chosen by how many there are: when NULLs are rare (a few missing values) we cut
+    the buffer around each NULL's value bytes and join the runs between them, work in proportion to the
+    NULLs plus one copy; when they are common (clouds, sea, masked pixels: EO cubes are often more than
+    half NaN) one boolean mask over every byte is cheaper. Measured on 262,144-row blocks: cutting costs
+    about 0.3 us per NULL, masking about 0.6 ns per byte; they break even near CUT_BYTES_PER_NULL.
     """
     flat = memoryview(rec.view(np.uint8).reshape(-1))
     if not nulls:
         return flat
+    if sum(np.count_nonzero(null) for _, null in nulls) * CUT_BYTES_PER_NULL > rec.nbytes:
+        keep = np.ones((rec.size, rec.dtype.itemsize), dtype=bool)
+        for name, null in nulls:
+            field_dtype, offset = rec.dtype.fields[name][:2]
+            keep[null, offset : offset + field_dtype.itemsize] = False
+        return memoryview(rec.view(np.uint8).reshape(-1)[keep.reshape(-1)])
     starts, stops = [], []
     for name, null in nulls:
         field_dtype, offset = rec.dtype.fields[name][:2]

@@ -23,7 +23,14 @@ def reference_rows(fields_per_row: list[list[tuple[str, object]]]) -> bytes:
     return bytes(out)
 
 
-def test_observation_rows_match_the_reference_with_nulls_anywhere():
+@pytest.fixture(params=["cut", "mask"])
+def null_strategy(request, monkeypatch) -> str:
+    """Both ways of dropping NULL value bytes: cutting around each NULL, or one mask over the bytes."""
+    monkeypatch.setattr(copy_buffers, "CUT_BYTES_PER_NULL", 0 if request.param == "cut" else 10**9)
+    return request.param
+
+
+def test_observation_rows_match_the_reference_with_nulls_anywhere(null_strategy):
     rng = np.random.default_rng(3)
     nt, ncells = 3, 7
     cell_ids = np.arange(ncells, dtype=np.int64) * 5 + 2
@@ -47,7 +54,7 @@ def test_observation_rows_match_the_reference_with_nulls_anywhere():
     assert isinstance(copy_buffers.observation_rows(cell_ids, times, clean, template), memoryview)
 
 
-def test_observation_rows_without_the_time_field():
+def test_observation_rows_without_the_time_field(null_strategy):
     cell_ids = np.array([4, 9], dtype=np.int64)
     values = [np.array([[1.5, np.nan]], dtype=np.float32), np.array([[np.nan, -2.0]], dtype=np.float32)]
     expected = reference_rows(
@@ -61,7 +68,7 @@ def test_observation_rows_without_the_time_field():
         copy_buffers.observation_rows(cell_ids, times, values, template)
 
 
-def test_cell_rows_drop_nulls_of_mixed_widths():
+def test_cell_rows_drop_nulls_of_mixed_widths(null_strategy):
     n = 4
     ids, rows, cols = np.arange(n, dtype=np.int64), np.zeros(n, np.int32), np.arange(n, dtype=np.int32)
     lon = np.array([[0.0, 1, 2, 3, 4], [0, 1, 2, 3, 4]])
