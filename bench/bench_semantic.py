@@ -17,7 +17,10 @@ Prints side by side:
 All of them write into the same embedded PostGIS (semantic.local_postgis: a throwaway cluster with the
 platform's bulk-load settings, semantic.server_settings).
 
-Run: .venv/bin/python bench/bench_semantic.py [--times 30] [--subset 200000] [--breakdown]
+Each method runs `--repeat` times (default 3) and its median run counts: the host is shared and
+noisy, and a single run can be 30% off. Every run's time is printed.
+
+Run: .venv/bin/python bench/bench_semantic.py [--times 30] [--subset 200000] [--repeat 3] [--breakdown]
 Not part of the test suite.
 """
 
@@ -117,16 +120,20 @@ def settle(engine: sa.Engine) -> None:
         conn.execute(sa.text("CHECKPOINT"))
 
 
-def bench_to_sql(engine: sa.Engine, cube_id: str, subset: int) -> dict:
+def observation_frame(engine: sa.Engine, cube_id: str, rows: int) -> pd.DataFrame:
+    """The first `rows` observation rows as pandas reads them back (the input of the to_sql run)."""
     with engine.connect() as conn:
-        df = pd.read_sql(sa.text(f'SELECT * FROM deepcube."obs_{cube_id}" LIMIT {subset}'), conn)
+        return pd.read_sql(sa.text(f'SELECT * FROM deepcube."obs_{cube_id}" LIMIT {rows}'), conn)
+
+
+def bench_to_sql(engine: sa.Engine, frame: pd.DataFrame) -> dict:
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE IF EXISTS public.bench_to_sql"))
     settle(engine)
     started = time.perf_counter()
-    df.to_sql("bench_to_sql", engine, schema="public", index=False, chunksize=10_000)
+    frame.to_sql("bench_to_sql", engine, schema="public", index=False, chunksize=10_000)
     seconds = time.perf_counter() - started
-    return {"rows": len(df), "seconds": seconds}
+    return {"rows": len(frame), "seconds": seconds}
 
 
 def bench_by_hand(engine: sa.Engine, cube: Path, subset: int) -> dict:
@@ -185,34 +192,52 @@ def bench_by_hand(engine: sa.Engine, cube: Path, subset: int) -> dict:
     return {"rows": rows, "seconds": seconds, "cells": len(cells)}
 
 
-def bench_psql_copy(pg: LocalPostgis, engine: sa.Engine, cube_id: str, workdir: Path) -> dict:
-    def run_psql(command: str) -> None:
+class PsqlCopy:
+    """`psql \\copy` of the observations from a CSV exported once (not timed) into a fresh table."""
+
+    def __init__(self, pg: LocalPostgis, engine: sa.Engine, cube_id: str, workdir: Path) -> None:
+        self.pg, self.engine = pg, engine
+        self.csv_path = workdir / "obs.csv"
+        self.columns = "cell_id, time, " + ", ".join(VARIABLES)
+        self.psql(f"\\copy (SELECT {self.columns} FROM deepcube.obs_{cube_id}) TO '{self.csv_path}' CSV")
+
+    def psql(self, command: str) -> None:
         subprocess.run(
-            [str(pg._bin / "psql"), pg.dsn, "-v", "ON_ERROR_STOP=1", "-c", command],
+            [str(self.pg._bin / "psql"), self.pg.dsn, "-v", "ON_ERROR_STOP=1", "-c", command],
             check=True,
             capture_output=True,
         )
 
-    csv_path = workdir / "obs.csv"
-    columns = "cell_id, time, " + ", ".join(VARIABLES)
-    run_psql(f"\\copy (SELECT {columns} FROM deepcube.obs_{cube_id}) TO '{csv_path}' CSV")
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE IF EXISTS public.bench_copy"))
-        conn.execute(
-            sa.text(
-                "CREATE TABLE public.bench_copy (cell_id bigint, time timestamp, "
-                + ", ".join(f"{v} real" for v in VARIABLES)
-                + ")"
+    def run(self) -> dict:
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS public.bench_copy"))
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE public.bench_copy (cell_id bigint, time timestamp, "
+                    + ", ".join(f"{v} real" for v in VARIABLES)
+                    + ")"
+                )
             )
-        )
-    settle(engine)
-    started = time.perf_counter()
-    run_psql(f"\\copy public.bench_copy ({columns}) FROM '{csv_path}' CSV")
-    seconds = time.perf_counter() - started
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT count(*) FROM public.bench_copy")).scalar_one()
-    csv_path.unlink()
-    return {"rows": rows, "seconds": seconds}
+        settle(self.engine)
+        started = time.perf_counter()
+        self.psql(f"\\copy public.bench_copy ({self.columns}) FROM '{self.csv_path}' CSV")
+        seconds = time.perf_counter() - started
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT count(*) FROM public.bench_copy")).scalar_one()
+        return {"rows": rows, "seconds": seconds}
+
+
+def forget_cube(engine: sa.Engine, cube_id: str) -> None:
+    """Remove a loaded cube, so that the next load of it is a first load again."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP TABLE IF EXISTS deepcube."obs_{cube_id}", deepcube."cells_{cube_id}"'))
+        conn.execute(sa.text("DELETE FROM deepcube.cube WHERE id = :id"), {"id": cube_id})
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median time, plus every run's seconds: one figure per method, noise shown."""
+    ordered = sorted(runs, key=lambda run: run["seconds"])
+    return {**ordered[(len(ordered) - 1) // 2], "all": [run["seconds"] for run in runs]}
 
 
 def main() -> None:
@@ -221,6 +246,7 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=200_000, help="rows for to_sql")
     parser.add_argument("--no-rss-60", action="store_true", help="skip the 2x-time-steps memory run")
     parser.add_argument("--breakdown", action="store_true", help="print the loader's phase timings")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per method (the median counts)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-semantic-"))
@@ -231,15 +257,25 @@ def main() -> None:
         cube2 = None if args.no_rss_60 else write_cube(workdir / "bench2x.zarr", 2 * args.times)
         with LocalPostgis(root=pg_root) as pg:
             engine = create_engine(pg.dsn)
-            settle(engine)
-            loader = run_loader(cube, pg.dsn, "bench")
-            settle(engine)
-            reload = run_loader(cube, pg.dsn, "bench")  # replace: same cube again
+            repeat = range(max(1, args.repeat))
+            firsts = []
+            for _ in repeat:
+                if firsts:
+                    forget_cube(engine, "bench")
+                settle(engine)
+                firsts.append(run_loader(cube, pg.dsn, "bench"))
+            replaces = []
+            for _ in repeat:  # the same cube again: a replace
+                settle(engine)
+                replaces.append(run_loader(cube, pg.dsn, "bench"))
+            loader, reload = median_run(firsts), median_run(replaces)
             settle(engine)
             double = run_loader(cube2, pg.dsn, "bench2x") if cube2 else None
-            to_sql = bench_to_sql(engine, "bench", args.subset)
-            by_hand = bench_by_hand(engine, cube, args.subset)
-            copy = bench_psql_copy(pg, engine, "bench", workdir)
+            frame = observation_frame(engine, "bench", args.subset)
+            to_sql = median_run([bench_to_sql(engine, frame) for _ in repeat])
+            by_hand = median_run([bench_by_hand(engine, cube, args.subset) for _ in repeat])
+            psql_copy = PsqlCopy(pg, engine, "bench", workdir)
+            copy = median_run([psql_copy.run() for _ in repeat])
             engine.dispose()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -249,21 +285,16 @@ def main() -> None:
         return r["rows"] / r["seconds"]
 
     print()
-    print(f"{'method':<44}{'rows':>12}{'seconds':>10}{'rows/s':>14}")
-    print(
-        f"{'semantic load, end to end (first load)':<44}{loader['rows']:>12,}{loader['seconds']:>10.2f}"
-        f"{rate(loader):>14,.0f}"
-    )
-    print(
-        f"{'semantic load, end to end (replace)':<44}{reload['rows']:>12,}{reload['seconds']:>10.2f}"
-        f"{rate(reload):>14,.0f}"
-    )
+    print(f"{'method (median of the runs)':<44}{'rows':>12}{'seconds':>10}{'rows/s':>14}   all runs (s)")
     for label, run in (
+        ("semantic load, end to end (first load)", loader),
+        ("semantic load, end to end (replace)", reload),
         ("by hand: geopandas + pandas to_sql (subset)", by_hand),
         ("pandas to_sql alone (subset, obs only)", to_sql),
         ("psql \\copy of a ready CSV (no index)", copy),
     ):
-        print(f"{label:<44}{run['rows']:>12,}{run['seconds']:>10.2f}{rate(run):>14,.0f}")
+        runs = " ".join(f"{seconds:.2f}" for seconds in run["all"])
+        print(f"{label:<44}{run['rows']:>12,}{run['seconds']:>10.2f}{rate(run):>14,.0f}   {runs}")
     print()
     for label, baseline, target in (
         ("loader / \\copy", copy, "target >= 1.0x"),
