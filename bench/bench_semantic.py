@@ -47,6 +47,8 @@ from pyproj import CRS
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from repeats import listed, median_run  # noqa: E402
+
 from semantic.database import create_engine  # noqa: E402
 from semantic.local_postgis import LocalPostgis, temporary_root  # noqa: E402
 
@@ -234,12 +236,6 @@ def forget_cube(engine: sa.Engine, cube_id: str) -> None:
         conn.execute(sa.text("DELETE FROM deepcube.cube WHERE id = :id"), {"id": cube_id})
 
 
-def median_run(runs: list[dict]) -> dict:
-    """The run with the median time, plus every run's seconds: one figure per method, noise shown."""
-    ordered = sorted(runs, key=lambda run: run["seconds"])
-    return {**ordered[(len(ordered) - 1) // 2], "all": [run["seconds"] for run in runs]}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--times", type=int, default=30)
@@ -269,6 +265,7 @@ def main() -> None:
                 settle(engine)
                 replaces.append(run_loader(cube, pg.dsn, "bench"))
             loader, reload = median_run(firsts), median_run(replaces)
+            peak_rss_mb = max(run["peak_rss_mb"] for run in firsts)
             settle(engine)
             double = run_loader(cube2, pg.dsn, "bench2x") if cube2 else None
             frame = observation_frame(engine, "bench", args.subset)
@@ -293,8 +290,8 @@ def main() -> None:
         ("pandas to_sql alone (subset, obs only)", to_sql),
         ("psql \\copy of a ready CSV (no index)", copy),
     ):
-        runs = " ".join(f"{seconds:.2f}" for seconds in run["all"])
-        print(f"{label:<44}{run['rows']:>12,}{run['seconds']:>10.2f}{rate(run):>14,.0f}   {runs}")
+        figures = f"{run['rows']:>12,}{run['seconds']:>10.2f}{rate(run):>14,.0f}"
+        print(f"{label:<44}{figures}   {listed(run['all'])}")
     print()
     for label, baseline, target in (
         ("loader / \\copy", copy, "target >= 1.0x"),
@@ -305,7 +302,7 @@ def main() -> None:
             f"ratio {label:<22}: {rate(loader) / rate(baseline):6.2f}x first load, "
             f"{rate(reload) / rate(baseline):6.2f}x replace  {target}"
         )
-    print(f"peak RSS, {args.times} steps       : {loader['peak_rss_mb']:.0f} MB")
+    print(f"peak RSS, {args.times} steps       : {peak_rss_mb:.0f} MB (largest of the first loads)")
     if double:
         print(
             f"peak RSS, {2 * args.times} steps       : {double['peak_rss_mb']:.0f} MB "
