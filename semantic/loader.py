@@ -182,11 +182,11 @@ def cell_blocks(sel: CubeSelection, band: int = 256) -> Iterator[Block]:
         yield Block(rows.size, copy_buffers.cell_rows(cell_ids, rows, cols, lon, lat, static))
 
 
-def _prefetched(blocks: Iterator[Block], stats: dict[str, float] | None = None) -> Iterator[Block]:
+def _prefetched(blocks: Iterator[Block], stats: dict[str, float]) -> Iterator[Block]:
     """Run the block producer on a thread (numpy and Zarr decode release the GIL) with a small queue,
     so reading/encoding overlaps with the server ingesting the previous block.
 
-    `stats` (if given) receives "produce" (seconds the producer spent reading and encoding) and "wait"
+    `stats` receives "produce" (seconds the producer spent reading and encoding) and "wait"
     (seconds the consumer waited for a block): a large "wait" means the producer is the bottleneck.
     """
     q: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
@@ -231,9 +231,8 @@ def _prefetched(blocks: Iterator[Block], stats: dict[str, float] | None = None) 
     finally:
         stop.set()
         thread.join(timeout=5)
-        if stats is not None:
-            stats["produce"] = stats.get("produce", 0.0) + produced[0]
-            stats["wait"] = stats.get("wait", 0.0) + waited
+        stats["produce"] = stats.get("produce", 0.0) + produced[0]
+        stats["wait"] = stats.get("wait", 0.0) + waited
 
 
 def _copy(
@@ -243,17 +242,21 @@ def _copy(
     blocks: Iterator[Block],
     *,
     freeze: bool,
-    on_rows: Callable[[int], None],
-    stats: dict[str, float] | None = None,
+    phase: str,
+    expected_rows: int,
+    hook: ProgressHook,
+    phases: Phases,
 ) -> int:
     """Stream blocks into binary COPYs on the transaction's own psycopg connection.
 
     Consecutive blocks without a step time go into one COPY of `columns`. Blocks of one step time
     (see `observation_blocks`) go into a COPY without the `time` column, after that time is made the
-    column's default; the default is dropped again at the end.
+    column's default; the default is dropped again at the end. Progress goes to `hook` as `phase`;
+    the COPY's wall time and its producer's share go to `phases`.
     """
     raw = conn.connection.driver_connection
     target = _qualified(table)
+    stats: dict[str, float] = {}
     total = 0
     defaulted = False
     with raw.cursor() as cur:
@@ -274,10 +277,13 @@ def _copy(
                 for block in group:
                     copy.write(block.data)
                     total += block.rows
-                    on_rows(block.rows)
+                    hook(phase, total, expected_rows)
                 copy.write(copy_buffers.TRAILER)
         if defaulted:
             cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN time DROP DEFAULT").format(target))
+    phases.mark(f"{phase} COPY")
+    phases.add(f"  {phase} read+encode (producer)", stats["produce"])
+    phases.add(f"  {phase} COPY waited for producer", stats["wait"])
     return total
 
 
@@ -433,16 +439,6 @@ def _replace(
         conn.execute(sa.text(schema.create_table_ddl(table)))
     phases.mark("create tables")
 
-    done = {"cells": 0, "observations": 0}
-
-    def advance(phase: str, total: int) -> Callable[[int], None]:
-        def on_rows(n: int) -> None:
-            done[phase] += n
-            hook(phase, done[phase], total)
-
-        return on_rows
-
-    stats: dict[str, float] = {}
     if keep_cells:
         hook("cells", sel.n_cells, sel.n_cells)
     else:
@@ -452,24 +448,22 @@ def _replace(
             ["cell_id", "row", "col", "geom", *[v.column for v in sel.static]],
             cell_blocks(sel),
             freeze=True,
-            on_rows=advance("cells", sel.n_cells),
-            stats=stats,
+            phase="cells",
+            expected_rows=sel.n_cells,
+            hook=hook,
+            phases=phases,
         )
-        phases.mark("cells COPY")
-        phases.add("  cells read+encode (producer)", stats.pop("produce"))
-        phases.add("  cells COPY waited for producer", stats.pop("wait"))
     _copy(
         conn,
         f"{obs}__new",
         ["cell_id", "time", *columns],
         observation_blocks(sel, step_defaults=True),
         freeze=True,
-        on_rows=advance("observations", sel.n_observations),
-        stats=stats,
+        phase="observations",
+        expected_rows=sel.n_observations,
+        hook=hook,
+        phases=phases,
     )
-    phases.mark("observations COPY")
-    phases.add("  obs read+encode (producer)", stats.pop("produce"))
-    phases.add("  obs COPY waited for producer", stats.pop("wait"))
 
     statements = _index_statements(cube_id, cells=not keep_cells)
     hook("indexes", 0, len(statements))
@@ -534,25 +528,17 @@ def _append(
         )
     )
     phases.mark("delete time range")
-    done = [0]
-    stats: dict[str, float] = {}
-
-    def on_rows(n: int) -> None:
-        done[0] += n
-        hook("observations", done[0], sel.n_observations)
-
     _copy(
         conn,
         obs,
         ["cell_id", "time", *[v.column for v in sel.variables]],
         observation_blocks(sel),
         freeze=False,
-        on_rows=on_rows,
-        stats=stats,
+        phase="observations",
+        expected_rows=sel.n_observations,
+        hook=hook,
+        phases=phases,
     )
-    phases.mark("observations COPY")
-    phases.add("  obs read+encode (producer)", stats.pop("produce"))
-    phases.add("  obs COPY waited for producer", stats.pop("wait"))
     _exec(conn, sql.SQL("ANALYZE {}").format(_qualified(obs)))
     phases.mark("ANALYZE observations")
     _write_registry(conn, cube_id, sel, replace=False)
