@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 HEADER = "#cloud-config\n"
+SYSCTL_FILE = "/etc/sysctl.d/60-deepcube.conf"
+DOCKER_DATA_ROOT = "/var/lib/docker"
+DOCKER_DAEMON = {"log-driver": "json-file", "log-opts": {"max-size": "50m", "max-file": "5"}}
+"""Docker's settings on every swarm node, the same everywhere so that global services that read
+Docker's own files (Filebeat reads `<data-root>/containers/*/*-json.log`, cAdvisor and the Portainer
+agent read `<data-root>`) find them at one path: the default data-root (a node's data volume is
+mounted there rather than moving the data-root) and the `json-file` log driver, rotated."""
+DOCKER_NODE_SYSCTLS = {"vm.max_map_count": 262144}
+"""Kernel parameters every swarm node sets: OpenSearch refuses to start below 262144 map areas, and
+`vm.*` sysctls are not namespaced, so no container can set it for itself."""
 
 
 @dataclass(frozen=True)
@@ -52,22 +62,36 @@ def _sh(script: str) -> list[str]:
     return ["sh", "-c", script]
 
 
-def volume_commands(volume: DataVolume) -> list[list[str]]:
-    """Wait for the volume (it is attached after boot), format it if blank, mount it by label."""
+def volume_mount(volume: DataVolume) -> list[str]:
+    """The volume's fstab entry for cloud-init's `mounts` module (by label, `nofail`).
+
+    Declared as data rather than echoed into fstab by a script, so that the plan can read which
+    paths a node mounts (the wiring invariants do).
+    """
+    return [f"LABEL={volume.label}", volume.mount_point, "ext4", "defaults,nofail", "0", "2"]
+
+
+def volume_commands(volume: DataVolume, *, stop_first: Sequence[str] = ()) -> list[list[str]]:
+    """Wait for the volume (it is attached after boot), format it if blank, mount it by label.
+
+    `stop_first` names services to stop while the mount point changes underneath them (Docker,
+    when the volume becomes its data-root) and start again afterwards.
+    """
     dev, mnt, label = (shlex.quote(v) for v in (volume.device, volume.mount_point, volume.label))
-    fstab = f"LABEL={volume.label} {volume.mount_point} ext4 defaults,nofail 0 2"
+    services = " ".join(shlex.quote(name) for name in stop_first)
+    stop = f"systemctl stop {services} || true; " if stop_first else ""
+    start = f"; systemctl start {services}" if stop_first else ""
     return [
         _sh(
             f"for i in $(seq 120); do [ -b {dev} ] && break; sleep 5; done; "
             f"blkid {dev} >/dev/null || mkfs.ext4 -q -L {label} {dev}; "
-            f"mkdir -p {mnt}; grep -q '^LABEL={volume.label} ' /etc/fstab || "
-            f"echo {shlex.quote(fstab)} >> /etc/fstab; mount -a"
+            f"mountpoint -q {mnt} || {{ {stop}mkdir -p {mnt}; mount {mnt}{start}; }}"
         )
     ]
 
 
-def eodata_commands(eodata: EodataMount) -> list[list[str]]:
-    """Mount the EO data bucket read-only (s3fs, anonymous) and keep it in fstab."""
+def eodata_mount(eodata: EodataMount) -> list[str]:
+    """The EO data bucket's fstab entry for cloud-init's `mounts` module: read-only s3fs, anonymous."""
     options = ",".join(
         [
             "_netdev",
@@ -79,13 +103,19 @@ def eodata_commands(eodata: EodataMount) -> list[list[str]]:
             f"url={eodata.endpoint}",
         ]
     )
-    fstab = f"{eodata.bucket} {eodata.mount_point} fuse.s3fs {options} 0 0"
+    return [eodata.bucket, eodata.mount_point, "fuse.s3fs", options, "0", "0"]
+
+
+def eodata_commands(eodata: EodataMount) -> list[list[str]]:
+    """Mount the bucket once s3fs is installed (the `mounts` module runs before packages are)."""
     mnt = shlex.quote(eodata.mount_point)
-    return [
-        ["mkdir", "-p", eodata.mount_point],
-        _sh(f"grep -q ' {eodata.mount_point} ' /etc/fstab || echo {shlex.quote(fstab)} >> /etc/fstab"),
-        _sh(f"mountpoint -q {mnt} || mount {mnt}"),
-    ]
+    return [["mkdir", "-p", eodata.mount_point], _sh(f"mountpoint -q {mnt} || mount {mnt}")]
+
+
+def sysctl_file(values: Mapping[str, int]) -> dict[str, str]:
+    """A `write_files` entry setting kernel parameters at every boot (`sysctl --system` applies it now)."""
+    content = "".join(f"{key} = {value}\n" for key, value in sorted(values.items()))
+    return {"path": SYSCTL_FILE, "permissions": "0644", "content": content}
 
 
 def _base(authorized_keys: Sequence[str], packages: list[str], eodata: EodataMount | None) -> dict[str, Any]:
@@ -109,20 +139,28 @@ def docker_node(
     authorized_keys: Sequence[str] = (),
     volume: DataVolume | None = None,
     eodata: EodataMount | None = None,
+    sysctls: Mapping[str, int] = DOCKER_NODE_SYSCTLS,
 ) -> str:
-    """A Docker Swarm node: Docker from Ubuntu's archive, data-root on the volume if any."""
+    """A Docker Swarm node: Docker from Ubuntu's archive with `DOCKER_DAEMON` settings; a data volume,
+    if any, becomes Docker's data-root by being mounted at the default path (`DOCKER_DATA_ROOT`)."""
+    if volume is not None and volume.mount_point != DOCKER_DATA_ROOT:
+        raise ValueError(f"a swarm node's data volume is Docker's data-root: mount it at {DOCKER_DATA_ROOT}")
     document = _base(authorized_keys, ["docker.io", "ca-certificates", "curl"], eodata)
-    runcmd: list[Any] = []
+    document["write_files"] = [
+        {
+            "path": "/etc/docker/daemon.json",
+            "permissions": "0644",
+            "content": json.dumps(DOCKER_DAEMON, indent=2) + "\n",
+        },
+        *([sysctl_file(sysctls)] if sysctls else []),
+    ]
+    mounts = [volume_mount(volume)] if volume is not None else []
+    mounts += [eodata_mount(eodata)] if eodata is not None else []
+    if mounts:
+        document["mounts"] = mounts
+    runcmd: list[Any] = [["sysctl", "--system"]] if sysctls else []
     if volume is not None:
-        daemon = {"data-root": f"{volume.mount_point}/docker", "log-driver": "local"}
-        document["write_files"] = [
-            {
-                "path": "/etc/docker/daemon.json",
-                "permissions": "0644",
-                "content": json.dumps(daemon, indent=2) + "\n",
-            }
-        ]
-        runcmd += volume_commands(volume)
+        runcmd += volume_commands(volume, stop_first=("docker.socket", "docker"))
     if eodata is not None:
         runcmd += eodata_commands(eodata)
     runcmd += [
@@ -145,6 +183,10 @@ def hopsworks_node(
     document = _base(authorized_keys, ["curl", "dnsutils", "perl", "pciutils", "wget"], eodata)
     if nvidia_driver:
         document["drivers"] = {"nvidia": {"license-accepted": True}}
+    mounts = [volume_mount(volume)] if volume is not None else []
+    mounts += [eodata_mount(eodata)] if eodata is not None else []
+    if mounts:
+        document["mounts"] = mounts
     runcmd: list[Any] = []
     if volume is not None:
         runcmd += volume_commands(volume)

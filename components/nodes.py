@@ -63,6 +63,8 @@ class NodePool(pulumi.ComponentResource):
     instances: list[openstack.compute.Instance]
     primary_ports: list[openstack.networking.Port]
     addresses: list[pulumi.Output[str]]
+    addresses_on: dict[str, list[pulumi.Output[str]]]
+    """Attachment label (e.g. `data`, `interlink`) -> every node's address on that network."""
     hostnames: list[str]
 
     def __init__(self, name: str, args: NodePoolArgs, opts: pulumi.ResourceOptions | None = None):
@@ -73,6 +75,7 @@ class NodePool(pulumi.ComponentResource):
         metadata = {**args.metadata, "role": args.role}
         tags = sorted({f"{key}={value}" for key, value in metadata.items()})
         self.instances, self.primary_ports, self.addresses, self.hostnames = [], [], [], []
+        self.addresses_on = {attachment.label: [] for attachment in args.attachments}
         for index in range(args.count):
             node = f"{name}-{index}"
             ports = []
@@ -121,5 +124,7 @@ class NodePool(pulumi.ComponentResource):
             self.instances.append(instance)
             self.primary_ports.append(ports[0])
             self.addresses.append(ports[0].all_fixed_ips[0])
+            for attachment, port in zip(args.attachments, ports, strict=True):
+                self.addresses_on[attachment.label].append(port.all_fixed_ips[0])
             self.hostnames.append(node)
         self.register_outputs({"addresses": self.addresses})

@@ -9,6 +9,7 @@ specs need and nothing more: the overlay networks they use, one Swarm secret per
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,11 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components import catalogue
-from components.catalogue.common import Context
+from components.catalogue.common import Context, HopsworksLink
+from components.catalogue.gateway import site_names
+from components.catalogue.identity import SMTP_SECRET
+from components.data_access import S3_CREDENTIALS_KEY, DataAccess
+from components.placement import Placement
 from components.service import SwarmService, content_name
 from infra.services_config import ServicesConfig
 
@@ -27,7 +32,22 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SECRET_LENGTHS = {"kratos_cipher_secret": 32}
 """Generated secrets whose consumer requires an exact length (Kratos' cipher key is 32 characters)."""
 
+NO_MAIL_URI = "smtp://mail.invalid:25/?disable_starttls=true"
+"""Kratos' SMTP URI when the stack gives none: Kratos starts, mails go nowhere, and administrators
+hand out the invite code that the admin API returns (docs/services.md)."""
+
 BUILT_IMAGES = {"cube-engine": "docker/cube-engine/Dockerfile", "semantic": "docker/semantic/Dockerfile"}
+
+
+def repository_from_working_dir() -> Path:
+    """The repository root relative to the working directory (`..` under `pulumi up`).
+
+    The Pulumi CLI runs the program and its providers in the `main` folder (`infra/`), and the
+    docker provider resolves a relative build context and Dockerfile against its own working
+    directory. A relative path builds the same files and keeps the state (and offline plans)
+    free of where a checkout happens to live.
+    """
+    return Path(os.path.relpath(REPO_ROOT))
 
 
 @dataclass
@@ -40,12 +60,21 @@ class PlatformServicesArgs:
     """The validated `deepcube-platform:services` stack value."""
     prefix: str
     """Stack-unique prefix of every Swarm object name, e.g. `deepcube-ovh`."""
+    placement: Placement
+    """The swarm's public node and volume homes (`SwarmCluster.placement`)."""
+    hopsworks: HopsworksLink | None = None
+    """How the gateway and the data services reach the Hopsworks head, if the stack has one."""
     registry_password: pulumi.Input[str] | None = None
     """Pulumi secret: password/token of `config.registry` for pushing the built images."""
     external_secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Pulumi secrets mounted by name (e.g. social-media API keys listed in `social_media.secret_keys`)."""
-    build_context: Path = REPO_ROOT
-    """Folder sent to `docker build` for the repository's own images."""
+    smtp_uri: pulumi.Input[str] | None = None
+    """Pulumi secret: Kratos' SMTP connection URI (may hold a password); NO_MAIL_URI when None."""
+    data_access: DataAccess | None = None
+    """How the data services reach the stack's storage (S3 credentials file, endpoint, EODATA, cube
+    locations); required when the data module is enabled."""
+    build_context: Path = field(default_factory=repository_from_working_dir)
+    """Folder sent to `docker build` for the repository's own images, relative to the working directory."""
 
 
 class PlatformServices(pulumi.ComponentResource):
@@ -57,6 +86,8 @@ class PlatformServices(pulumi.ComponentResource):
     groups: dict[str, catalogue.ServiceGroup]
     services: dict[str, SwarmService]
     homepage_url: str
+    site_names: list[str]
+    """The DNS names the gateway serves: exactly the records the stack must publish."""
     module_urls: dict[str, str]
 
     def __init__(
@@ -70,6 +101,9 @@ class PlatformServices(pulumi.ComponentResource):
         ctx = Context(
             prefix=args.prefix,
             config=cfg,
+            placement=args.placement,
+            hopsworks=args.hopsworks,
+            data_access=args.data_access,
             images={key: image.repo_digest for key, image in self.images.items()},
         )
         groups = catalogue.build(ctx)
@@ -106,6 +140,7 @@ class PlatformServices(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        self.site_names = site_names(ctx)
         self.homepage_url = f"https://{cfg.domain}/"
         self.module_urls = {
             spec.name: f"https://{cfg.domain}{spec.route.path}/"
@@ -132,8 +167,8 @@ class PlatformServices(pulumi.ComponentResource):
                 f"{name}-image-{key}",
                 image_name=f"{registry.server}/{registry.namespace}/{key}:{registry.tag}",
                 build=docker.DockerBuildArgs(
-                    context=str(args.build_context),
-                    dockerfile=str(args.build_context / BUILT_IMAGES[key]),
+                    context=args.build_context.as_posix(),
+                    dockerfile=(args.build_context / BUILT_IMAGES[key]).as_posix(),
                     platform="linux/amd64",
                 ),
                 registry=docker.RegistryArgs(
@@ -155,6 +190,12 @@ class PlatformServices(pulumi.ComponentResource):
         """
         if key in args.external_secrets:
             value = pulumi.Output.secret(args.external_secrets[key])
+        elif key == SMTP_SECRET.key:
+            value = pulumi.Output.secret(args.smtp_uri if args.smtp_uri is not None else NO_MAIL_URI)
+        elif key == S3_CREDENTIALS_KEY:
+            if args.data_access is None:
+                raise ValueError(f"secret {key!r} needs PlatformServicesArgs.data_access")
+            value = pulumi.Output.secret(args.data_access.credentials_file)
         else:
             value = random.RandomPassword(
                 f"{name}-{key.replace('_', '-')}",

@@ -4,7 +4,10 @@ Groups are attached per port (a node's NIC on one role network gets that role's 
 rule never opens more than one network. The table is plain data (`security_rules`), tested and
 reviewed without Pulumi:
 - `bastion`: SSH from the allow-listed CIDRs only; attached to the gateway nodes;
-- `web`: HTTP/HTTPS from anywhere; attached to the gateway nodes only;
+- `web`: HTTP/HTTPS from anywhere, HTTPS over TCP and over UDP (HTTP/3, which Caddy serves);
+  attached to the public gateway node only;
+- `clients`: TCP services the gateway publishes to named client networks only (e.g. PostGIS
+  through Traefik), one rule per port and client CIDR; attached to the public gateway node only;
 - `ssh-internal`: SSH from the `bastion` group (the gateway jump host) to every node;
 - `swarm`: 2377/tcp, 7946/tcp+udp, 4789/udp from the swarm subnet only;
 - `hopsworks`: Hopsworks services from the hopsworks subnet (SSH only from the head's
@@ -15,7 +18,8 @@ reviewed without Pulumi:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_openstack as openstack
@@ -24,6 +28,7 @@ TYPE_TOKEN = "deepcube:security:PlatformSecurity"
 
 SSH = 22
 HTTP_PORTS = (80, 443)
+WEB_RULES = (("tcp", 80), ("tcp", 443), ("udp", 443))
 SWARM_PORTS = (("tcp", 2377), ("tcp", 7946), ("udp", 7946), ("udp", 4789))
 HOPSWORKS_LINK_PORTS = (
     3306,  # online feature store (MySQL/RonDB)
@@ -45,8 +50,8 @@ ROLE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 """Groups on a node's port in each network role (the provider's EO data network included)."""
 
-GATEWAY_GROUPS = ("bastion", "web")
-"""Extra groups on the gateway nodes' primary port."""
+GATEWAY_GROUPS = ("bastion", "web", "clients")
+"""Extra groups on the public gateway node's primary port (the one holding the floating IP)."""
 
 INSTALLER_GROUPS = ("hopsworks-installer",)
 """Extra group on the Hopsworks head's primary port: its SSH reaches the Hopsworks workers."""
@@ -120,8 +125,14 @@ def _subnet_all_but(cidr: str, excluded: tuple[int, ...], why: str) -> list[Rule
     return rules
 
 
-def security_rules(*, cidrs: dict[str, str], ssh_allowed_cidrs: list[str]) -> dict[str, list[Rule]]:
-    """Group name -> rules. `cidrs` maps each role network to its subnet CIDR."""
+def security_rules(
+    *,
+    cidrs: dict[str, str],
+    ssh_allowed_cidrs: list[str],
+    client_ports: Mapping[int, Sequence[str]] | None = None,
+) -> dict[str, list[Rule]]:
+    """Group name -> rules. `cidrs` maps each role network to its subnet CIDR; `client_ports` maps a
+    TCP port the gateway publishes to the client CIDRs allowed to reach it."""
     swarm, hopsworks, data, interlink = (cidrs[r] for r in ("swarm", "hopsworks", "data", "interlink"))
     # Never opened subnet-wide: SSH (bastion/installer only), HTTP(S) (gateway only), swarm ports.
     closed = (SSH, *HTTP_PORTS, *(port for _, port in SWARM_PORTS))
@@ -133,7 +144,13 @@ def security_rules(*, cidrs: dict[str, str], ssh_allowed_cidrs: list[str]) -> di
             _one("tcp", SSH, cidr=cidr, why="SSH from an allow-listed CIDR") for cidr in ssh_allowed_cidrs
         ],
         "web": [
-            _one("tcp", port, cidr="0.0.0.0/0", why="public HTTP(S) on the gateway") for port in HTTP_PORTS
+            _one(proto, port, cidr="0.0.0.0/0", why="public HTTP(S) on the gateway")
+            for proto, port in WEB_RULES
+        ],
+        "clients": [
+            _one("tcp", port, cidr=cidr, why="a published service for an authorised client network")
+            for port, client_cidrs in sorted((client_ports or {}).items())
+            for cidr in client_cidrs
         ],
         "ssh-internal": [_one("tcp", SSH, group="bastion", why="SSH from the bastion/gateway")],
         "swarm": [
@@ -164,6 +181,8 @@ class PlatformSecurityArgs:
     """Role network -> subnet CIDR (swarm, hopsworks, data, interlink)."""
     ssh_allowed_cidrs: list[str]
     """CIDRs allowed to SSH to the gateway nodes."""
+    client_ports: Mapping[int, Sequence[str]] = field(default_factory=dict)
+    """TCP port published on the gateway -> client CIDRs allowed to reach it (e.g. 5432 for PostGIS)."""
 
 
 class PlatformSecurity(pulumi.ComponentResource):
@@ -174,7 +193,9 @@ class PlatformSecurity(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlatformSecurityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        table = security_rules(cidrs=args.cidrs, ssh_allowed_cidrs=args.ssh_allowed_cidrs)
+        table = security_rules(
+            cidrs=args.cidrs, ssh_allowed_cidrs=args.ssh_allowed_cidrs, client_ports=args.client_ports
+        )
         self.groups = {
             group: openstack.networking.SecGroup(
                 f"{name}-{group}",

@@ -23,11 +23,25 @@ from typing import Literal
 import pulumi
 import pulumi_docker as docker
 
+from components.roles import ADMIN_ONLY, unknown_roles
+
 Mode = Literal["replicated", "global", "job"]
+Exposure = Literal["admin-api", "admin-ui"]
+Workload = Literal["user"]
+
+EXPOSES_LABEL = "deepcube.exposes"
+"""Service label: `admin-api` (an API that administers the platform: Kratos/Hydra admin, a database
+of credentials, the Docker engine) or `admin-ui` (an admin module behind the gateway)."""
+WORKLOAD_LABEL = "deepcube.workload"
+"""Service label: `user` when the service runs code that users write (notebooks, Dask tasks)."""
+ROUTE_ROLES_LABEL = "deepcube.route.roles"
+"""Service label: the roles that may open its gateway route, comma-separated, or `public`."""
 
 _DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 _TAGGED = re.compile(r"^(?P<repo>[^@\s]+):(?P<tag>[\w][\w.-]{0,127})$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+HOST_SYSCTL_LABEL = "deepcube.host-sysctl."
+"""Service label prefix: `deepcube.host-sysctl.vm.max_map_count=262144` (read by the plan's invariants)."""
 
 
 class SpecError(ValueError):
@@ -142,10 +156,18 @@ class HttpRoute:
     port: int
     protected: bool = True
     strip_prefix: bool = False
+    roles: tuple[str, ...] = ()
+    """Roles that may open a protected route (see `components.roles`); a public route has none."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"/[a-z0-9][a-z0-9/_-]*[a-z0-9]", self.path):
             raise SpecError(f"route path {self.path!r} must look like /name (no trailing slash)")
+        if self.protected and not self.roles:
+            raise SpecError(f"protected route {self.path} names no role that may open it")
+        if not self.protected and self.roles:
+            raise SpecError(f"public route {self.path} names roles {self.roles}; protect it or drop them")
+        if unknown_roles(self.roles):
+            raise SpecError(f"route {self.path}: unknown roles {unknown_roles(self.roles)}")
 
 
 @dataclass(frozen=True)
@@ -184,7 +206,8 @@ class ServiceSpec:
     replicas: int = 1
     constraints: tuple[str, ...] = ()
     ports: tuple[Port, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str | pulumi.Output[str]] = field(default_factory=dict)
+    """Plain values, or outputs of other resources (e.g. an address), never credentials."""
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
     user: str | None = None
@@ -197,6 +220,16 @@ class ServiceSpec:
     metrics: Metrics | None = None
     after: tuple[str, ...] = ()
     job_attempts: int = 5
+    secret_uid: str = "0"
+    """Owner of the mounted secret files (mode 0400): the user the image runs as must read them."""
+    host_sysctls: Mapping[str, int] = field(default_factory=dict)
+    """Kernel parameters the service needs on its node, at least these values (e.g. OpenSearch's
+    `vm.max_map_count`): not settable from a container, so the node's cloud-init must set them."""
+    exposes: Exposure | None = None
+    """What an attacker on the service's networks could administer (see EXPOSES_LABEL): such
+    services must share no network with a user workload."""
+    workload: Workload | None = None
+    """`user` when the service runs user code (see WORKLOAD_LABEL)."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -219,6 +252,10 @@ class ServiceSpec:
             )
         if self.homepage is not None and self.route is None:
             raise SpecError(f"{self.name}: a homepage entry needs a route to link to")
+        if self.exposes == "admin-ui" and (self.route is None or self.route.roles != ADMIN_ONLY):
+            raise SpecError(f"{self.name}: an admin UI is a protected route for the roles {ADMIN_ONLY}")
+        if self.exposes is not None and self.workload is not None:
+            raise SpecError(f"{self.name}: a user workload cannot also expose an {self.exposes}")
         keys = [c.key for c in self.configs]
         if len(set(keys)) != len(keys):
             raise SpecError(f"{self.name}: duplicate config keys {keys}")
@@ -289,6 +326,8 @@ class SwarmService(pulumi.ComponentResource):
                     secret_id=secret.id,
                     secret_name=secret.name,
                     file_name=ref.target,
+                    file_uid=spec.secret_uid,
+                    file_gid=spec.secret_uid,
                     file_mode=0o400,
                 )
             )
@@ -335,7 +374,11 @@ class SwarmService(pulumi.ComponentResource):
             ),
             mode=_mode(spec),
             endpoint_spec=docker.ServiceEndpointSpecArgs(
-                mode="vip",
+                # DNS round-robin: a service name resolves to its tasks' addresses. A virtual IP
+                # needs IPVS in the node's kernel (absent on some kernels, where a VIP answers "no
+                # route to host") and IPVS drops connections idle for 15 minutes (PostGIS, Dask);
+                # dnsrr needs neither. Swarm allows it with host-mode ports only, the platform's rule.
+                mode="dnsrr" if all(p.mode == "host" for p in spec.ports) else "vip",
                 ports=[
                     docker.ServiceEndpointSpecPortArgs(
                         target_port=p.target,
@@ -366,8 +409,16 @@ class SwarmService(pulumi.ComponentResource):
 
 
 def service_labels(spec: ServiceSpec) -> dict[str, str]:
-    """Labels read by Prometheus' dockerswarm_sd relabelling and by operators."""
+    """Labels read by Prometheus' dockerswarm_sd relabelling, by operators and by the plan's policies."""
     labels = {"deepcube.service": spec.name, "deepcube.mode": spec.mode}
+    for key, minimum in sorted(spec.host_sysctls.items()):
+        labels[f"{HOST_SYSCTL_LABEL}{key}"] = str(minimum)
+    if spec.exposes is not None:
+        labels[EXPOSES_LABEL] = spec.exposes
+    if spec.workload is not None:
+        labels[WORKLOAD_LABEL] = spec.workload
+    if spec.route is not None:
+        labels[ROUTE_ROLES_LABEL] = ",".join(spec.route.roles) or "public"
     if spec.metrics is not None:
         labels["prometheus.job"] = spec.name
         labels["prometheus.port"] = str(spec.metrics.port)

@@ -3,7 +3,9 @@
 - The managers are the gateway nodes: manager 0 holds the floating IP (SSH bastion and the
   public HTTP(S) entry point) and runs `docker swarm init`.
 - Join tokens are read from manager 0 into secret outputs; every other node joins with them.
-- Each node has a membership command run on manager 0: on create it sets the node's labels, on
+- Each node has a membership command run on manager 0: on create it sets the node's labels (the
+  stack's pool labels, plus `deepcube.node=<hostname>` on every node and `deepcube.public=true` on
+  the node holding the floating IP, so services can be pinned to one node or to the public one), on
   delete (scale-in, before the instance is destroyed) it drains the node, demotes a manager and
   removes the node from the swarm.
 - `docker_provider` talks to manager 0 over `ssh://`, for the swarm services.
@@ -24,6 +26,7 @@ from pulumi_command import remote
 
 from components.access import SshAccess
 from components.nodes import NodePool, NodePoolArgs
+from components.placement import NODE_LABEL, PUBLIC_CONSTRAINT, PUBLIC_LABEL, Placement, node_constraint
 
 TYPE_TOKEN = "deepcube:swarm:SwarmCluster"
 SWARM_PORT = 2377
@@ -127,6 +130,9 @@ class SwarmCluster(pulumi.ComponentResource):
     worker_token: pulumi.Output[str]
     manager_token: pulumi.Output[str]
     docker_provider: docker.Provider
+    placement: Placement
+    """Where the services' public ports and node-local volumes go: the floating IP's node, the first
+    worker (or manager 0 without workers) for data, manager 0 for the admin modules."""
 
     def __init__(self, name: str, args: SwarmClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -180,8 +186,10 @@ class SwarmCluster(pulumi.ComponentResource):
         pools = ((self.managers, True, args.manager_labels), (self.workers, False, args.worker_labels))
         for pool, is_manager, labels in pools:
             for index, hostname in enumerate(pool.hostnames):
-                self.node_labels[hostname] = dict(labels)
+                self.node_labels[hostname] = {**labels, NODE_LABEL: hostname}
                 if is_manager and index == 0:
+                    # Manager 0's primary port holds the floating IP (the association below).
+                    self.node_labels[hostname][PUBLIC_LABEL] = "true"
                     continue
                 token = self.manager_token if is_manager else self.worker_token
                 join = remote.Command(
@@ -213,6 +221,11 @@ class SwarmCluster(pulumi.ComponentResource):
                 opts=child,
             )
 
+        self.placement = Placement(
+            public=PUBLIC_CONSTRAINT,
+            data_home=node_constraint((self.workers.hostnames or self.managers.hostnames)[0]),
+            admin_home=node_constraint(self.managers.hostnames[0]),
+        )
         self.docker_provider = docker.Provider(
             f"{name}-docker",
             host=pulumi.Output.concat("ssh://", args.ssh.user, "@", self.gateway_address),

@@ -8,6 +8,8 @@ import pulumi
 
 from components import cloud_init
 from components.access import ClusterAccess, ClusterAccessArgs
+from components.catalogue.common import HOPSWORKS_PORT, HopsworksLink
+from components.dns import PublicDns, PublicDnsArgs
 from components.hopsworks import HopsworksCluster, HopsworksClusterArgs, HopsworksPool
 from components.network import PlatformNetwork, PlatformNetworkArgs, RoleSubnet
 from components.nodes import NodePoolArgs, PortAttachment
@@ -22,7 +24,25 @@ from components.security import (
 from components.storage import ObjectStorage, ObjectStorageArgs
 from components.swarm import SwarmCluster, SwarmClusterArgs
 from infra import config as stack_config
+from infra import storage_wiring
 from infra.config import ROLES, NodeSpec, PlatformConfig
+
+
+def gateway_client_ports(cfg: PlatformConfig) -> dict[int, list[str]]:
+    """Ports the gateway publishes to named client networks only (PostGIS through Traefik)."""
+    gateway = cfg.services.gateway
+    return {gateway.postgis_port: list(gateway.postgis_clients)} if gateway.postgis_clients else {}
+
+
+def hopsworks_link(cluster: HopsworksCluster) -> HopsworksLink | None:
+    """The head's addresses on the networks the gateway (interlink) and the data services (data) share
+    with it; a stack whose head is on neither network gets no link, and no route or card."""
+    head = cluster.head.addresses_on
+    if "interlink" not in head or "data" not in head:
+        return None
+    upstream = pulumi.Output.concat("https://", head["interlink"][0], f":{HOPSWORKS_PORT}")
+    return HopsworksLink(gateway_upstream=upstream, data_host=head["data"][0], port=HOPSWORKS_PORT)
+
 
 cfg: PlatformConfig = stack_config.load()
 prefix = f"{cfg.project}-{cfg.stack}"
@@ -45,6 +65,7 @@ security = PlatformSecurity(
     PlatformSecurityArgs(
         cidrs={role: cfg.network.cidr(role) for role in ROLES},
         ssh_allowed_cidrs=list(cfg.access.ssh_allowed_cidrs),
+        client_ports=gateway_client_ports(cfg),
     ),
 )
 access = ClusterAccess(f"{prefix}-access", ClusterAccessArgs(ssh_user=cfg.access.ssh_user))
@@ -84,7 +105,7 @@ def docker_user_data(spec: NodeSpec) -> str:
     return cloud_init.docker_node(
         ssh_user=cfg.access.ssh_user,
         authorized_keys=cfg.access.authorized_keys,
-        volume=cloud_init.DataVolume("/srv/data") if spec.volume_size_gb else None,
+        volume=cloud_init.DataVolume(cloud_init.DOCKER_DATA_ROOT) if spec.volume_size_gb else None,
         eodata=eodata_mount if spec.eodata else None,
     )
 
@@ -98,7 +119,8 @@ swarm = SwarmCluster(
             managers,
             managers.count,
             docker_user_data(managers),
-            all_nodes_extra_groups=security.ids(GATEWAY_GROUPS),
+            # Only manager 0 holds the floating IP: the gateway's groups guard that one port.
+            first_node_extra_groups=security.ids(GATEWAY_GROUPS),
         ),
         workers=pool_args("swarm-worker", workers, workers.count, docker_user_data(workers)),
         ssh=access.ssh,
@@ -134,18 +156,18 @@ hopsworks = HopsworksCluster(
     ),
 )
 
+storage_name = f"{prefix}-store"
 storage = ObjectStorage(
-    f"{prefix}-store",
+    storage_name,
     ObjectStorageArgs(
-        region=cfg.cloud.region,
+        region=cfg.cloud.object_store_region,
+        credential_region=cfg.cloud.region,
         s3_endpoint=cfg.cloud.s3_endpoint,
         public_container=cfg.storage.public_container,
         private_containers=list(cfg.storage.private_containers),
         metadata=metadata,
     ),
 )
-
-dns_names = {f"{host}.{cfg.dns.domain}": swarm.gateway_address for host in cfg.dns.hosts}
 
 secrets = pulumi.Config()
 services = PlatformServices(
@@ -154,16 +176,33 @@ services = PlatformServices(
         provider=swarm.docker_provider,
         config=cfg.services,
         prefix=prefix,
+        placement=swarm.placement,
+        hopsworks=hopsworks_link(hopsworks),
         registry_password=secrets.get_secret("registry_password"),
         external_secrets={key: secrets.require_secret(key) for key in cfg.services.social_media.secret_keys},
+        smtp_uri=secrets.get_secret("smtp_uri"),
+        data_access=storage_wiring.data_access(cfg, storage_name, storage.credentials_file),
     ),
     opts=pulumi.ResourceOptions(depends_on=[swarm]),
+)
+
+dns = PublicDns(
+    f"{prefix}-dns",
+    PublicDnsArgs(
+        zone=cfg.dns.domain,
+        names=services.site_names,
+        address=swarm.gateway_address,
+        provider=cfg.dns.provider,
+        zone_email=cfg.dns.zone_email,
+        ttl=cfg.dns.ttl,
+    ),
 )
 
 pulumi.export("router_id", network.router.id)
 pulumi.export("network_ids", {role: net.id for role, net in network.networks.items()})
 pulumi.export("gateway_address", swarm.gateway_address)
-pulumi.export("dns_names", dns_names)
+pulumi.export("dns_names", dns.records)
+pulumi.export("dns_provider", cfg.dns.provider)
 pulumi.export("swarm_manager_addresses", swarm.manager_addresses)
 pulumi.export("swarm_worker_addresses", swarm.worker_addresses)
 pulumi.export("swarm_node_labels", swarm.node_labels)

@@ -14,12 +14,23 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Any
+import typing
+from collections.abc import Collection
+from typing import Any, Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 from infra.services_config import ServicesConfig
+from infra.stack_files import SECRET_STAND_INS, accept_secret_stand_in, did_you_mean, secret_stand_ins
 
 CONFIG_SECTIONS = ("cloud", "network", "access", "swarm", "hopsworks", "storage", "dns", "services")
 
@@ -28,9 +39,19 @@ ROLES = ("swarm", "hopsworks", "data", "interlink")
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors: a misspelt key must not be silently ignored."""
+    """Unknown keys are errors: a misspelt key must not be silently ignored.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Types are strict too: `count: true` is not 1 and `count: "3"` is not 3, so a slip in the YAML
+    fails naming its key instead of being coerced. (The program reads each section as JSON, so
+    numbers and booleans arrive typed.)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _secret_stand_in(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        return accept_secret_stand_in(value, handler, info)
 
 
 class EodataConfig(StrictModel):
@@ -49,8 +70,36 @@ class CloudConfig(StrictModel):
     region: str = Field(description="OpenStack region, e.g. GRA9 or WAW3-1.")
     external_network: str = Field(description="Name of the provider's external (public) network.")
     image: str = Field(min_length=1, description="Default image name for nodes, e.g. 'Ubuntu 22.04'.")
-    s3_endpoint: str = Field(pattern=r"^https://", description="S3 API endpoint of the object store.")
+    s3_endpoint: str = Field(
+        pattern=r"^https://",
+        description="S3 API in front of the stack's Swift containers (OVH: https://s3.<swift-region>.cloud.ovh.net).",
+    )
+    storage_region: str | None = Field(
+        default=None,
+        description="Region of the object store (Swift) holding the containers, when it is not `region` "
+        "(OVH: GRA for compute region GRA9).",
+    )
+    s3_region: str | None = Field(
+        default=None, description="Signing region the S3 endpoint expects (AWS_DEFAULT_REGION), e.g. gra."
+    )
     eodata: EodataConfig | None = Field(default=None, description="EO data network and mount, if any.")
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _swift_s3_api(cls, endpoint: str) -> str:
+        """The stack's containers are Swift containers reached with EC2 credentials; OVH's separate
+        S3 Object Storage product (`*.io.cloud.ovh.net`) serves neither: nothing would be found there."""
+        if endpoint.rstrip("/").endswith(".io.cloud.ovh.net"):
+            raise ValueError(
+                f"{endpoint} is OVH's S3 Object Storage (its own buckets and users), not the S3 API of "
+                "the stack's Swift containers: use https://s3.<swift-region>.cloud.ovh.net"
+            )
+        return endpoint
+
+    @property
+    def object_store_region(self) -> str:
+        """Where the containers are created."""
+        return self.storage_region or self.region
 
 
 class RoleNetwork(StrictModel):
@@ -213,10 +262,19 @@ class StorageConfig(StrictModel):
 
 
 class DnsConfig(StrictModel):
-    """Names pointing at the gateway's floating IP (records are created by the operator's DNS)."""
+    """The zone holding the names the gateway serves; which names is not configured here: they are
+    exactly the gateway's site addresses (so every certificate Caddy asks for can be issued)."""
 
-    domain: str = Field(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
-    hosts: list[str] = Field(min_length=1)
+    domain: str = Field(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$", description="The DNS zone, e.g. example.eu.")
+    provider: Literal["manual", "designate"] = Field(
+        default="manual",
+        description="designate: the cloud's DNS service (OpenStack Designate) holds the zone and the "
+        "program creates its records; manual: the operator creates the exported `dns_names` records.",
+    )
+    zone_email: str | None = Field(
+        default=None, pattern=r"^[^@\s]+@[^@\s]+$", description="Zone contact (SOA), for designate."
+    )
+    ttl: int = Field(default=300, ge=60, description="TTL of the records the program creates.")
 
 
 class PlatformConfig(StrictModel):
@@ -276,22 +334,93 @@ def _cross_check(cfg: PlatformConfig) -> None:
             f"Invalid configuration: {cfg.services.domain!r} is not within dns.domain "
             f"{cfg.dns.domain!r} for services.domain"
         )
+    if cfg.dns.provider == "designate" and cfg.dns.zone_email is None:
+        raise ConfigError("Invalid configuration: designate zones need a contact address for dns.zone_email")
     if cfg.storage.public_container in cfg.storage.private_containers:
         raise ConfigError(
             f"Invalid configuration: {cfg.storage.public_container!r} is also the public container "
             "for storage.private_containers"
         )
+    _check_cube_locations(cfg)
 
 
-def from_mapping(project: str, stack: str, sections: dict[str, Any]) -> PlatformConfig:
-    """Validate plain values (as read from YAML) into the model; errors name the dotted key."""
-    try:
-        cfg = PlatformConfig(project=project, stack=stack, **sections)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = _dotted(first["loc"])
+def _check_cube_locations(cfg: PlatformConfig) -> None:
+    """A cube is read from one of the stack's own containers or from EODATA, nothing else."""
+    containers = [cfg.storage.public_container, *cfg.storage.private_containers]
+    for index, cube in enumerate(cfg.services.data.cubes):
+        key = f"services.data.cubes[{index}]"
+        if cube.container is not None and cube.container not in containers:
+            raise ConfigError(
+                f"Invalid configuration: {cube.container!r} is not one of the stack's containers "
+                f"({', '.join(containers)}) for {key}.container"
+            )
+        if cube.eodata is not None and cfg.cloud.eodata is None:
+            raise ConfigError(f"Invalid configuration: cloud.eodata is not set for {key}.eodata")
+
+
+def _field_names(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]:
+    """The keys the model accepts at `location` (a dotted path into nested models and lists)."""
+    for part in location:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        nested = [t for t in (field.annotation, *_type_args(field.annotation)) if _is_model(t)]
+        if not nested:
+            return []
+        model = nested[0]
+    return list(model.model_fields)
+
+
+def _type_args(annotation: Any) -> list[Any]:
+    args = list(typing.get_args(annotation))
+    return args + [inner for arg in args for inner in _type_args(arg)]
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def describe_error(exc: ValidationError, model: type[BaseModel]) -> str:
+    """One line naming the YAML key at fault.
+
+    A misspelt key shows up twice (the unknown key, and the real one as missing): the unknown key is
+    reported first, with the closest accepted key as a hint and the missing key beside it.
+    """
+    errors = exc.errors()
+    unknown = [error for error in errors if error["type"] == "extra_forbidden"]
+    if not unknown:
+        first = errors[0]
         message = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"Invalid configuration: {message} for {key}") from None
+        return f"Invalid configuration: {message} for {_dotted(first['loc'])}"
+    *parent, key = unknown[0]["loc"]
+    missing = [
+        str(error["loc"][-1])
+        for error in errors
+        if error["type"] == "missing" and list(error["loc"][:-1]) == parent
+    ]
+    close = did_you_mean(str(key), missing) or did_you_mean(str(key), _field_names(model, tuple(parent)))
+    hint = f" (did you mean {close}?)" if close else ""
+    others = [name for name in missing if name != close]
+    also = f"; missing: {', '.join(others)}" if others else ""
+    where = _dotted(tuple(parent)) or "the stack config"
+    return f"Invalid configuration: unknown key {key}{hint}{also} for {where}"
+
+
+def from_mapping(
+    project: str, stack: str, sections: dict[str, Any], secret_stand_ins: Collection[str] = ()
+) -> PlatformConfig:
+    """Validate plain values (as read from YAML) into the model; errors name the dotted key.
+
+    `secret_stand_ins` are the offline placeholders of `--secret` values, excused from string
+    patterns they cannot meet (see `infra.stack_files.accept_secret_stand_in`).
+    """
+    data = {"project": project, "stack": stack, **sections}
+    try:
+        cfg = PlatformConfig.model_validate(data, context={SECRET_STAND_INS: frozenset(secret_stand_ins)})
+    except ValidationError as exc:
+        raise ConfigError(describe_error(exc, PlatformConfig)) from None
     _cross_check(cfg)
     return cfg
 
@@ -317,4 +446,11 @@ def load() -> PlatformConfig:
             sections[section] = json.loads(raw)
         except json.JSONDecodeError:
             sections[section] = raw
-    return from_mapping(pulumi.get_project(), pulumi.get_stack(), sections)
+    stand_ins = set().union(
+        *(
+            secret_stand_ins(value)
+            for section, value in sections.items()
+            if pulumi.runtime.is_config_secret(config.full_key(section))
+        )
+    )
+    return from_mapping(pulumi.get_project(), pulumi.get_stack(), sections, stand_ins)

@@ -1,13 +1,15 @@
 """Evaluate the real Pulumi program for one stack, offline, and return its manifest.
 
 This mirrors what the Python language host does under `pulumi up` (a root Stack resource, the
-program folder run as `__main__`, then waiting for every outstanding RPC), but against the
-recording monitor instead of the engine. The Pulumi runtime keeps global state, so each call
-resets it first; plans of different stacks can still run one after another in one process.
+program folder run as `__main__` with that folder as the working directory, then waiting for
+every outstanding RPC), but against the recording monitor instead of the engine. The Pulumi
+runtime keeps global state, so each call resets it first; plans of different stacks can still
+run one after another in one process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import runpy
 from collections.abc import Iterable
@@ -20,7 +22,7 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.manifest import Manifest, ResourceRecord, plain_value
-from infra.mock_engine import PlanMocks, RecordingMonitor
+from infra.mock_engine import PlanMocks, RecordingMonitor, Registration
 from infra.mock_outputs import COMPUTED_OUTPUTS, INVOKES
 from infra.stack_files import REPO_ROOT, apply_override, parse_override, read_stack
 
@@ -47,28 +49,45 @@ def _install_monitor(monitor: RecordingMonitor, project: str, stack: str) -> Non
     )
 
 
-def evaluate(stack: str, overrides: Iterable[str] = (), root: Path = REPO_ROOT) -> Manifest:
+def evaluate(
+    stack: str,
+    overrides: Iterable[str] = (),
+    root: Path = REPO_ROOT,
+    config_file: Path | None = None,
+    *,
+    mocks: PlanMocks | None = None,
+    recorded: dict[str, Registration] | None = None,
+) -> Manifest:
     """Run `infra/__main__.py` for `stack` under the recording monitor and collect what it declares.
 
-    `overrides` are `dotted.key=value` strings applied to the stack config before the run.
+    `overrides` are `dotted.key=value` strings applied to the stack config before the run;
+    `config_file` replaces `Pulumi.<stack>.yaml` (like `pulumi --config-file`).
+    The program runs in its own folder, as under the Pulumi CLI (`main: infra/` makes `infra/` the
+    working directory of the program and of the providers), so paths it passes relative to its
+    working directory are recorded exactly as `pulumi up` would send them.
     GC is frozen during the run: the runtime allocates many short-lived objects and collection
     otherwise dominates large plans.
+    `mocks` replaces the stand-in outputs (the box gives generated secrets fresh values) and
+    `recorded` receives the raw registrations, secrets unredacted, for callers that must use the
+    values in memory (the box creates the Swarm secrets from them); the manifest stays redacted.
     """
-    project, config = read_stack(stack, root)
+    project, config = read_stack(stack, root, config_file=config_file)
     for text in overrides:
         key, value = parse_override(text)
         apply_override(config, project.name, key, value)
 
-    monitor = RecordingMonitor(PlanMocks(COMPUTED_OUTPUTS, INVOKES), project.name, stack)
+    monitor = RecordingMonitor(mocks or PlanMocks(COMPUTED_OUTPUTS, INVOKES), project.name, stack)
     _install_monitor(monitor, project.name, stack)
     pulumi.runtime.set_all_config(config.as_pulumi_strings(), sorted(config.secret_keys))
 
-    program = str(project.main)
+    program = project.main.resolve()
+    working_dir = program if program.is_dir() else program.parent
     gc_was_enabled = gc.isenabled()
     gc.freeze()
     gc.disable()
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(program, run_name="__main__")))
+        with contextlib.chdir(working_dir):
+            _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
     except Exception as exc:
         raise PlanError(f"stack {stack}: {type(exc).__name__}: {exc}") from exc
     finally:
@@ -77,6 +96,8 @@ def evaluate(stack: str, overrides: Iterable[str] = (), root: Path = REPO_ROOT) 
             gc.enable()
         gc.unfreeze()
 
+    if recorded is not None:
+        recorded.update(monitor.registrations)
     records = sorted(
         (ResourceRecord.from_registration(reg) for reg in monitor.registrations.values()),
         key=lambda record: record.urn,

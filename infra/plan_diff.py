@@ -318,7 +318,13 @@ def _git(repo: Path, *args: str) -> str:
 def resolve_base(repo: Path, rev: str | None) -> str:
     """REV as a full commit id; by default the merge base with main (HEAD when on main or no main)."""
     if rev:
-        return _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+        command = ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode == 0:
+            return result.stdout.strip()
+        if result.stderr.strip():  # not a repository, no git...: git says what is wrong
+            raise PlanDiffError(f"--base {rev}: {result.stderr.strip().splitlines()[-1]}")
+        raise PlanDiffError(f"--base {rev}: no such revision (commit, branch or tag) in {repo}")
     for branch in ("main", "origin/main"):
         try:
             return _git(repo, "merge-base", "HEAD", branch)

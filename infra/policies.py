@@ -18,9 +18,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from infra.invariants.access import (
+    configs_hold_no_credentials,
+    protected_routes_have_roles,
+    user_workloads_isolated,
+)
+from infra.invariants.names import dns_names_match_sites
+from infra.invariants.node_paths import docker_paths_match_nodes
+from infra.invariants.placement import host_ports_on_public_nodes, volumes_on_one_node
+from infra.invariants.storage import storage_wiring
 from infra.manifest import UNKNOWN, Manifest, ResourceRecord, is_secret
+from infra.policy_model import PolicyContext, PolicySettings, Violation
 
 POLICY_CONFIG_KEY = "policy"
 
@@ -61,44 +71,6 @@ _NOT_SECRET_KEY = re.compile(r"(^|_)(token_url|secret_name|secret_id|pass_throug
 
 class PolicyConfigError(ValueError):
     """The `policy` stack config is invalid; the message names the key."""
-
-
-class PolicySettings(BaseModel):
-    """Policy knobs per stack, from the `deepcube-platform:policy` config object."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    gpu_budget: int = Field(default=4, ge=0, description="Most GPU instances the stack may declare.")
-    gpu_flavors: tuple[str, ...] = Field(
-        default=(), description="Extra flavour globs counted as GPU, on top of the known ones."
-    )
-    external_networks: tuple[str, ...] = Field(
-        default=(), description="Extra names/ids of public networks; routers' gateways are always public."
-    )
-
-
-@dataclass(frozen=True, order=True)
-class Violation:
-    """One broken rule, about one resource (`urn`) or the whole stack (`urn` is None)."""
-
-    policy: str
-    urn: str | None
-    message: str
-
-    def line(self) -> str:
-        """The one-line form printed by `check`: policy, resource name and what is wrong."""
-        where = self.urn.rsplit("::", 1)[-1] if self.urn else "stack"
-        return f"{self.policy}: {where}: {self.message}"
-
-
-@dataclass(frozen=True)
-class PolicyContext:
-    """What a policy may know besides the resources: the stack's name and its settings."""
-
-    stack: str
-    settings: PolicySettings
-    stack_config: Mapping[str, Any]
-    """Plain stack config values by short key (e.g. `hopsworks`), for facts like the GPU flavour."""
 
 
 ResourcePolicy = Callable[[ResourceRecord, PolicyContext], list[Violation]]
@@ -179,6 +151,87 @@ def no_public_admin_ports(record: ResourceRecord, ctx: PolicyContext) -> list[Vi
         return []
     message = f"{protocol} from {prefix} opens {', '.join(hits)}"
     return [Violation("no-public-admin-ports", record.urn, message)]
+
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, eq=False)
+class _IngressRule:
+    """What `no-public-admin-ports-union` needs of one security-group rule (compared by identity)."""
+
+    record: ResourceRecord
+    group: str
+    protocol: str
+    prefix: _Network
+    low: int
+    high: int
+
+
+def _ingress_rule(record: ResourceRecord) -> _IngressRule | None:
+    """A narrower-than-everyone ingress rule with a known prefix; None for anything else.
+
+    Rules open to everyone on their own (prefix /0 or no remote) are `no-public-admin-ports`'
+    findings; rules from a remote group and computed prefixes cannot widen a union here.
+    """
+    inputs = record.inputs
+    if record.type != SEC_GROUP_RULE or str(inputs.get("direction", "ingress")).lower() != "ingress":
+        return None
+    protocol = str(inputs.get("protocol") or "any").lower()
+    if protocol in ("icmp", "ipv6-icmp", "1", "58"):
+        return None
+    try:
+        prefix = ipaddress.ip_network(str(inputs.get("remoteIpPrefix") or ""), strict=False)
+    except ValueError:
+        return None
+    if prefix.prefixlen == 0:
+        return None
+    group = inputs.get("securityGroupId")
+    if not isinstance(group, str) or group == UNKNOWN or is_secret(group):
+        group = next(iter(record.property_dependencies.get("securityGroupId") or []), record.urn)
+    low = _as_int(inputs.get("portRangeMin")) or 0
+    high = _as_int(inputs.get("portRangeMax")) or 0
+    if low == 0 and high == 0:
+        low, high = 1, 65535
+    return _IngressRule(record, group, protocol, prefix, low, max(high, low))
+
+
+def _covers_family(rules: Sequence[_IngressRule]) -> bool:
+    """Whether the collapsed prefixes of same-family rules are the whole address family."""
+    return any(net.prefixlen == 0 for net in ipaddress.collapse_addresses(rule.prefix for rule in rules))
+
+
+def no_public_admin_ports_union(records: Sequence[ResourceRecord], ctx: PolicyContext) -> list[Violation]:
+    """A security group's ingress rules together must not open a protected port to everyone.
+
+    `no-public-admin-ports` judges each rule alone, so 0.0.0.0/1 + 128.0.0.0/1 would pass it while
+    opening the port to all of IPv4. Here the prefixes of one group's rules are collapsed per
+    address family, protocol (a rule without protocol counts for every protocol) and protected
+    port; a union equal to the whole family is reported once per set of rules, on the first rule.
+    """
+    by_group: dict[tuple[str, int], list[_IngressRule]] = {}
+    for record in records:
+        rule = _ingress_rule(record)
+        if rule is not None:
+            by_group.setdefault((rule.group, rule.prefix.version), []).append(rule)
+    ports_by_rules: dict[tuple[str, tuple[_IngressRule, ...]], list[int]] = {}
+    for rules in by_group.values():
+        for protocol in sorted({rule.protocol for rule in rules}):
+            for port in sorted(PROTECTED_PORTS):
+                wildcard = [r for r in rules if r.protocol == "any" and r.low <= port <= r.high]
+                opening = [r for r in rules if r.protocol in (protocol, "any") and r.low <= port <= r.high]
+                if not _covers_family(opening) or (protocol != "any" and _covers_family(wildcard)):
+                    continue  # a wildcard-only union is reported once, under "any"
+                key = (protocol, tuple(sorted(opening, key=lambda r: (r.record.urn, r.prefix))))
+                ports_by_rules.setdefault(key, []).append(port)
+    violations = []
+    for (protocol, opening), ports in ports_by_rules.items():
+        family = "IPv4" if opening[0].prefix.version == 4 else "IPv6"
+        prefixes = " + ".join(dict.fromkeys(str(rule.prefix) for rule in opening))
+        hits = ", ".join(f"{port} ({PROTECTED_PORTS[port]})" for port in ports)
+        message = f"{protocol} from {prefixes} together open {hits} to all of {family}"
+        violations.append(Violation("no-public-admin-ports-union", opening[0].record.urn, message))
+    return violations
 
 
 def image_is_pinned(reference: str) -> bool:
@@ -360,6 +413,15 @@ RESOURCE_POLICIES: dict[str, ResourcePolicy] = {
 STACK_POLICIES: dict[str, StackPolicy] = {
     "instances-on-private-networks": instances_on_private_networks,
     "gpu-budget": gpu_budget,
+    "host-ports-on-public-nodes": host_ports_on_public_nodes,
+    "volumes-on-one-node": volumes_on_one_node,
+    "node-paths": docker_paths_match_nodes,
+    "dns-names-match-sites": dns_names_match_sites,
+    "storage-wiring": storage_wiring,
+    "protected-routes-have-roles": protected_routes_have_roles,
+    "user-workloads-isolated": user_workloads_isolated,
+    "configs-hold-no-credentials": configs_hold_no_credentials,
+    "no-public-admin-ports-union": no_public_admin_ports_union,
 }
 
 
@@ -382,5 +444,10 @@ def short_config(values: Mapping[str, Any], project: str) -> dict[str, Any]:
 
 def check_manifest(manifest: Manifest, stack_config: Mapping[str, Any]) -> list[Violation]:
     """Run every policy on a manifest with settings from the (short-keyed) stack config."""
-    ctx = PolicyContext(stack=manifest.stack, settings=load_settings(stack_config), stack_config=stack_config)
+    ctx = PolicyContext(
+        stack=manifest.stack,
+        settings=load_settings(stack_config),
+        stack_config=stack_config,
+        outputs=manifest.outputs,
+    )
     return check_records(manifest.resources, ctx)

@@ -14,13 +14,31 @@ import ipaddress
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from components.service import SpecError, check_pinned_image
+from infra.stack_files import accept_secret_stand_in
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys and loose types are errors (`enabled: "no"` is not False, `dask_workers: true`
+    is not 1); offline stand-ins of `--secret` strings pass their string patterns."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _secret_stand_in(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        return accept_secret_stand_in(value, handler, info)
 
 
 def _pinned(value: str) -> str:
@@ -75,13 +93,33 @@ class GatewayConfig(_Module):
 
 
 class IdentityConfig(_Module):
-    """ORY Kratos (users, sessions, forward-auth) and Hydra (OAuth2/OIDC), with their PostgreSQL."""
+    """ORY Kratos (users, sessions), the gatekeeper (role check) and Hydra (OAuth2/OIDC), with their
+    PostgreSQL. The SMTP connection URI is not here: it may hold a password, so it is the Pulumi
+    secret `smtp_uri`."""
 
     kratos_image: Image = "oryd/kratos:v1.2.0"
     kratos_ui_image: Image = "oryd/kratos-selfservice-ui-node:v1.2.0"
     hydra_image: Image = "oryd/hydra:v2.2.0"
     postgres_image: Image = "postgres:16.4-alpine"
-    smtp_uri: str = "smtp://mail.invalid:25/?disable_starttls=true"
+    gatekeeper_image: Image = Field(
+        default="python:3.12.7-alpine3.20",
+        description="Stock Python image that runs the gatekeeper program (standard library only).",
+    )
+    mail_from: str | None = Field(
+        default=None,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="Sender of invite and recovery mails; default no-reply@<domain>.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _smtp_is_a_secret(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "smtp_uri" in raw:
+            raise ValueError(
+                "smtp_uri may hold a password, so it is the stack secret smtp_uri, not a services key: "
+                "`pulumi config set --secret smtp_uri 'smtps://USER:PASSWORD@HOST:465/'`"
+            )
+        return raw
 
 
 class MonitoringConfig(_Module):
@@ -110,7 +148,32 @@ class CubeRef(_Strict):
     """One cube the semantic loader puts into PostGIS and Ontop serves."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")
-    uri: str = Field(description="Zarr folder or s3://bucket/path.zarr, readable from the data nodes.")
+    container: str | None = Field(
+        default=None,
+        description="One of the stack's containers (storage.public_container or a private one) holding "
+        "the cube at `path`; infra turns it into the container's real s3:// URI.",
+    )
+    path: str | None = Field(default=None, description="The cube's Zarr folder inside `container`.")
+    eodata: str | None = Field(
+        default=None, description="The cube's Zarr folder under the EODATA mount (read-only), instead."
+    )
+
+    @field_validator("path", "eodata")
+    @classmethod
+    def _relative(cls, path: str | None) -> str | None:
+        if path is not None and (
+            not path or path.startswith("/") or "://" in path or ".." in path.split("/")
+        ):
+            raise ValueError(f"{path!r} must be a relative path (no leading '/', no '..', no scheme)")
+        return path
+
+    @model_validator(mode="after")
+    def _one_location(self) -> CubeRef:
+        if (self.container is None) == (self.eodata is None):
+            raise ValueError("give either container and path (a stack container) or eodata (under EODATA)")
+        if (self.container is None) != (self.path is None):
+            raise ValueError("container and path go together")
+        return self
 
 
 class DataConfig(_Module):
@@ -129,11 +192,6 @@ class DataConfig(_Module):
     dask_workers: int = Field(default=2, ge=0)
     dask_worker_threads: int = Field(default=2, ge=1)
     dask_worker_memory_mb: int = Field(default=4096, ge=512)
-    stateful_constraint: str = Field(
-        default="node.labels.role==data",
-        description="Placement of PostGIS, the loader and Ontop: they share node-local volumes, so with "
-        "several data nodes point this at a label carried by exactly one of them.",
-    )
     cubes: list[CubeRef] = Field(default_factory=list)
 
     @field_validator("ontop_image")

@@ -45,7 +45,14 @@ def stack_of(urn: str) -> str:
     return urn.split("::", 1)[0].rsplit(":", 1)[-1]
 
 
+def _urns(resources: Iterable[Any] | None) -> list[str]:
+    return sorted(str(getattr(r, "urn", r)) for r in resources or ())
+
+
 def record_of(resource: EngineResource, parent: str | None = None) -> ResourceRecord:
+    """The engine's view of a resource as a record; stack policies (`StackValidationPolicy`) also
+    get its dependencies, which the wiring invariants follow (e.g. a floating IP to its port)."""
+    property_dependencies = getattr(resource, "property_dependencies", None) or {}
     return ResourceRecord(
         urn=resource.urn,
         type=resource.resource_type,
@@ -55,8 +62,8 @@ def record_of(resource: EngineResource, parent: str | None = None) -> ResourceRe
         provider=None,
         inputs=plain(resource.props),
         secret_inputs=[],
-        dependencies=[],
-        property_dependencies={},
+        dependencies=_urns(getattr(resource, "dependencies", None)),
+        property_dependencies={str(key): _urns(deps) for key, deps in property_dependencies.items()},
         options={},
     )
 

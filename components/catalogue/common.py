@@ -7,19 +7,42 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components.data_access import DataAccess
+from components.placement import Placement
 from components.service import Healthcheck
 from infra.services_config import ServicesConfig
 
 MANAGER = "node.role==manager"
-GATEWAY = "node.labels.role==gateway"
 DATA = "node.labels.role==data"
 LINUX = "node.platform.os==linux"
 
-NETWORKS = ("edge", "identity", "monitoring", "logs", "portainer", "data", "social")
-"""Overlay networks, one per concern; `edge` is the only one the gateway shares with web modules."""
+NETWORKS = ("edge", "identity", "admin", "monitoring", "logs", "portainer", "data", "social")
+"""Overlay networks, one per concern."""
+
+GATEWAY_NETWORKS = ("edge", "identity", "admin")
+"""The networks the gateway joins to reach web modules, each routed service joining exactly one:
+`edge` for the user modules (where user code runs), `identity` for the identity services (their
+admin APIs included), `admin` for the admin modules. User code therefore never shares a network
+with an admin API or an admin UI; it reaches them only through the gateway, which checks roles."""
 
 ADMIN_SERVICES = ("portainer", "grafana", "prometheus", "opensearch-dashboards")
 """Admin UIs: reachable only through the gateway, behind identity; never on a host port."""
+
+
+HOPSWORKS_PORT = 8181
+"""The Hopsworks head's HTTPS listener (its application server: UI and REST API)."""
+
+
+@dataclass(frozen=True)
+class HopsworksLink:
+    """How the swarm reaches the Hopsworks head: the gateway over the interlink network (its UI and
+    REST API under /hopsworks), Jupyter and Dask over the data network (the `hopsworks` client)."""
+
+    gateway_upstream: str | pulumi.Output[str]
+    """`https://<head's interlink address>:<port>`, for the gateway's reverse proxy."""
+    data_host: str | pulumi.Output[str]
+    """The head's address on the data network, handed to the data services as HOPSWORKS_HOST."""
+    port: int = HOPSWORKS_PORT
 
 
 @dataclass(frozen=True)
@@ -28,8 +51,14 @@ class Context:
 
     prefix: str
     config: ServicesConfig
+    placement: Placement
+    """Constraints of the public node and of the nodes holding named volumes (see components.placement)."""
     images: Mapping[str, str | pulumi.Output[str]] = field(default_factory=dict)
     """Images built from this repository: `cube-engine`, `semantic` (digest-pinned outputs)."""
+    hopsworks: HopsworksLink | None = None
+    """The Hopsworks head, when the stack has one."""
+    data_access: DataAccess | None = None
+    """How the data services reach S3 and EODATA, and where the cubes are (resolved by `infra`)."""
 
     @property
     def base_url(self) -> str:

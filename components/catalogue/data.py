@@ -4,13 +4,18 @@ one Ontop SPARQL endpoint per configured cube, and Sextant.
 Order that Swarm cannot express: the loader needs PostGIS, and Ontop needs the mapping files the loader
 writes. Pulumi creates them in that order (`after`), and at run time the loader waits for PostGIS
 (`pg_isready`) while each Ontop task waits for its mapping file before starting the endpoint.
-PostGIS, the loader and Ontop share node-local volumes, hence one placement constraint for all three.
+PostGIS, Jupyter, the loader and Ontop keep node-local volumes (the loader and Ontop share one), so all
+of them are pinned to the data home node.
 """
 
 from __future__ import annotations
 
+import pulumi
+
 from components.catalogue.common import DATA, Context, python_http_check
+from components.data_access import DataAccess
 from components.render.ontop import render_ontop_properties
+from components.roles import USER_MODULE
 from components.service import (
     STOP_FIRST,
     ConfigFile,
@@ -21,10 +26,13 @@ from components.service import (
     Resources,
     SecretFile,
     ServiceSpec,
+    SpecError,
 )
 from semantic.server_settings import BULK_LOAD_SETTINGS, server_flags
 
 POSTGIS_SECRET = SecretFile("postgis_password", "postgis_password")
+PROJECT_IMAGE_UID = "1000"
+"""The user the repository's own images run as (docker/*/Dockerfile): it must read their secrets."""
 DB_USER, DB_NAME = "deepcube", "cubes"
 MAPPING_DIR = "/mapping"
 
@@ -33,13 +41,29 @@ def ontop_name(cube_id: str) -> str:
     return "ontop-" + cube_id.replace("_", "-")
 
 
+def hopsworks_env(ctx: Context) -> dict[str, str | pulumi.Output[str]]:
+    """Where notebooks and Dask tasks find the Hopsworks head (the `hopsworks` client's host/port)."""
+    if ctx.hopsworks is None:
+        return {}
+    return {"HOPSWORKS_HOST": ctx.hopsworks.data_host, "HOPSWORKS_PORT": str(ctx.hopsworks.port)}
+
+
+def storage(ctx: Context) -> DataAccess:
+    """The S3 and EODATA wiring Jupyter, Dask and the loader share (see components.data_access):
+    without it they would start fine and reach no data, so its absence is an error."""
+    if ctx.data_access is None:
+        raise SpecError("data services need Context.data_access (S3 endpoint, credentials, cube locations)")
+    return ctx.data_access
+
+
 def specs(ctx: Context) -> list[ServiceSpec]:
     cfg = ctx.config.data
     if not cfg.enabled:
         return []
     engine = ctx.image("cube-engine", cfg.cube_engine_image)
-    stateful = (cfg.stateful_constraint,)
+    stateful = (ctx.placement.data_home,)
     scheduler = "tcp://dask-scheduler:8786"
+    access = storage(ctx)
     out = [
         ServiceSpec(
             name="dask-scheduler",
@@ -56,9 +80,13 @@ def specs(ctx: Context) -> list[ServiceSpec]:
                 "--dashboard-prefix",
                 "/dask",
             ),
+            env=access.env(),
+            secrets=access.secrets(),
+            secret_uid=PROJECT_IMAGE_UID,
             resources=Resources(1.0, 2048, 0.1, 512),
             healthcheck=python_http_check("http://127.0.0.1:8787/dask/health"),
-            route=HttpRoute("/dask", 8787, protected=True),
+            route=HttpRoute("/dask", 8787, protected=True, roles=USER_MODULE),
+            workload="user",
             homepage=HomepageEntry(
                 "Dask dashboard",
                 f"The cluster behind cube-engine gen --scheduler {scheduler}.",
@@ -84,11 +112,19 @@ def specs(ctx: Context) -> list[ServiceSpec]:
                 "--ServerApp.allow_remote_access=True",
                 "--ServerApp.trust_xheaders=True",
             ),
-            env={"DASK_SCHEDULER_ADDRESS": scheduler},
-            mounts=(Mount(ctx.volume("jupyter-work"), "/home/jovyan/work"),),
+            env={
+                "DASK_SCHEDULER_ADDRESS": scheduler,
+                "DEEPCUBE_S3_CONTAINERS": access.container_uris(),
+                **access.env(),
+                **hopsworks_env(ctx),
+            },
+            secrets=access.secrets(),
+            secret_uid=PROJECT_IMAGE_UID,
+            mounts=(Mount(ctx.volume("jupyter-work"), "/home/jovyan/work"), *access.mounts()),
             resources=Resources(2.0, 8192, 0.25, 1024),
             healthcheck=python_http_check("http://127.0.0.1:8888/jupyter/api/status"),
-            route=HttpRoute("/jupyter", 8888, protected=True),
+            route=HttpRoute("/jupyter", 8888, protected=True, roles=USER_MODULE),
+            workload="user",
             homepage=HomepageEntry(
                 "Cube engine (JupyterLab)",
                 "Build and explore analysis-ready data cubes with cube_engine.",
@@ -136,8 +172,13 @@ def specs(ctx: Context) -> list[ServiceSpec]:
                     "--dashboard-address",
                     ":8788",
                 ),
+                env={**access.env(), **hopsworks_env(ctx)},
+                secrets=access.secrets(),
+                secret_uid=PROJECT_IMAGE_UID,
+                mounts=access.mounts(),
                 resources=Resources(float(cfg.dask_worker_threads), cfg.dask_worker_memory_mb, 0.25, 512),
                 healthcheck=python_http_check("http://127.0.0.1:8788/health"),
+                workload="user",
                 after=("dask-scheduler",),
             ),
         )
@@ -160,10 +201,12 @@ def specs(ctx: Context) -> list[ServiceSpec]:
                 "PGDATABASE": DB_NAME,
                 "PGPASSWORD_FILE": f"/run/secrets/{POSTGIS_SECRET.target}",
                 "MAPPING_DIR": MAPPING_DIR,
-                "CUBES": " ".join(f"{cube.id}={cube.uri}" for cube in cfg.cubes),
+                "CUBES": " ".join(f"{cube.id}={access.cube_uri(cube.id)}" for cube in cfg.cubes),
+                **access.env(),
             },
-            secrets=(POSTGIS_SECRET,),
-            mounts=(Mount(mapping_volume, MAPPING_DIR),),
+            secrets=(POSTGIS_SECRET, *access.secrets()),
+            secret_uid=PROJECT_IMAGE_UID,
+            mounts=(Mount(mapping_volume, MAPPING_DIR), *access.mounts()),
             resources=Resources(2.0, 4096, 0.25, 1024),
             no_healthcheck_reason="one-shot job: waits for PostGIS itself, exits when the cubes are loaded",
             after=("postgis",),
@@ -232,7 +275,7 @@ def specs(ctx: Context) -> list[ServiceSpec]:
                 },
                 resources=Resources(1.0, 1024, 0.1, 256),
                 no_healthcheck_reason="third-party image whose contents are not fixed here; add one with it",
-                route=HttpRoute("/sextant", 8080, protected=True, strip_prefix=True),
+                route=HttpRoute("/sextant", 8080, protected=True, strip_prefix=True, roles=USER_MODULE),
                 homepage=HomepageEntry(
                     "Sextant", "Maps and timelines over the GeoSPARQL endpoint.", "SX", "data"
                 ),

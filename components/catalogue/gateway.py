@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from components.catalogue.common import GATEWAY, Context, http_check
-from components.homepage import cards_from_specs, render_homepage
+from components.catalogue import gatekeeper
+from components.catalogue.common import GATEWAY_NETWORKS, Context, http_check
+from components.homepage import Card, cards_from_specs, render_homepage
 from components.render.caddyfile import AuthGate, CaddySite, Route, render_caddyfile
 from components.render.traefik import render_traefik_tcp
+from components.roles import USER_MODULE
 from components.service import (
     STOP_FIRST,
     ConfigFile,
@@ -22,6 +24,7 @@ from components.service import (
     Port,
     Resources,
     ServiceSpec,
+    SpecError,
 )
 
 HOMEPAGE_ROOT = "/srv/homepage"
@@ -36,25 +39,84 @@ def caddy_routes(specs: Sequence[ServiceSpec]) -> list[Route]:
             upstream=f"{s.name}:{s.route.port}",
             protected=s.route.protected,
             strip_prefix=s.route.strip_prefix,
+            roles=s.route.roles,
         )
         for s in specs
         if s.route is not None
     ]
 
 
+def caddy_networks(specs: Sequence[ServiceSpec], monitored: bool) -> tuple[str, ...]:
+    """The gateway networks of the routed services (each on exactly one), and `monitoring` to be scraped."""
+    joined = set()
+    for s in specs:
+        if s.route is None:
+            continue
+        front = [n for n in s.networks if n in GATEWAY_NETWORKS]
+        if len(front) != 1:
+            raise SpecError(f"{s.name}: a routed service joins one of {GATEWAY_NETWORKS}, not {front}")
+        joined.update(front)
+    return tuple(n for n in GATEWAY_NETWORKS if n in joined) + (("monitoring",) if monitored else ())
+
+
+HOPSWORKS_UPSTREAM_ENV = "HOPSWORKS_UPSTREAM"
+HOPSWORKS_PATHS = ("/hopsworks", "/hopsworks-api")
+"""Hopsworks serves its UI and REST API under these prefixes itself: proxied without stripping."""
+
+
+def hopsworks_routes(ctx: Context) -> list[Route]:
+    """The Hopsworks UI and API through the gateway; the head's address reaches Caddy as an
+    environment variable (it is known only once the head exists), read when Caddy loads its config."""
+    if ctx.hopsworks is None:
+        return []
+    return [
+        Route(
+            path=path,
+            upstream=f"{{${HOPSWORKS_UPSTREAM_ENV}}}",
+            protected=True,
+            insecure_tls=True,
+            roles=USER_MODULE,
+        )
+        for path in HOPSWORKS_PATHS
+    ]
+
+
+def hopsworks_cards(ctx: Context) -> list[Card]:
+    if ctx.hopsworks is None:
+        return []
+    return [
+        Card(
+            key="hopsworks",
+            group="data",
+            title="Hopsworks",
+            description="Feature store, notebooks and GPU training jobs on the Hopsworks cluster.",
+            icon="HW",
+            url="/hopsworks/",
+            status_url="/hopsworks/",
+            protected=True,
+        )
+    ]
+
+
+def site_names(ctx: Context) -> list[str]:
+    """The DNS names the gateway serves (each needs an A record to the public node for its certificate)."""
+    return [ctx.config.domain]
+
+
 def caddy_site(ctx: Context, specs: Sequence[ServiceSpec]) -> CaddySite:
+    (site,) = site_names(ctx)
     return CaddySite(
-        site=ctx.config.domain,
-        routes=caddy_routes(specs),
+        site=site,
+        routes=[*caddy_routes(specs), *hopsworks_routes(ctx)],
         homepage_root=HOMEPAGE_ROOT,
         email=ctx.config.acme_email,
-        auth=AuthGate() if ctx.config.identity.enabled else None,
+        auth=AuthGate(upstream=gatekeeper.UPSTREAM) if ctx.config.identity.enabled else None,
         metrics_listen=f":{CADDY_METRICS_PORT}" if ctx.config.monitoring.enabled else None,
     )
 
 
 def homepage_html(ctx: Context, specs: Sequence[ServiceSpec]) -> str:
-    return render_homepage(cards_from_specs(specs), domain=ctx.config.domain)
+    return render_homepage([*cards_from_specs(specs), *hopsworks_cards(ctx)], domain=ctx.config.domain)
 
 
 def specs(ctx: Context, others: Sequence[ServiceSpec]) -> list[ServiceSpec]:
@@ -64,9 +126,10 @@ def specs(ctx: Context, others: Sequence[ServiceSpec]) -> list[ServiceSpec]:
         ServiceSpec(
             name="caddy",
             image=cfg.caddy_image,
-            constraints=(GATEWAY,),
-            networks=("edge", "monitoring") if monitored else ("edge",),
+            constraints=(ctx.placement.public,),
+            networks=caddy_networks(others, monitored),
             ports=(Port(80, 80), Port(443, 443), Port(443, 443, "udp")),
+            env={HOPSWORKS_UPSTREAM_ENV: ctx.hopsworks.gateway_upstream} if ctx.hopsworks else {},
             configs=(
                 ConfigFile("caddyfile", "/etc/caddy/Caddyfile", render_caddyfile(caddy_site(ctx, others))),
                 ConfigFile("homepage", f"{HOMEPAGE_ROOT}/index.html", homepage_html(ctx, others)),
@@ -93,7 +156,7 @@ def specs(ctx: Context, others: Sequence[ServiceSpec]) -> list[ServiceSpec]:
             ServiceSpec(
                 name="traefik",
                 image=cfg.traefik_image,
-                constraints=(GATEWAY,),
+                constraints=(ctx.placement.public,),
                 networks=("data",),
                 ports=(Port(5432, cfg.postgis_port),),
                 args=static,

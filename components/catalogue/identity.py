@@ -1,13 +1,21 @@
-"""Identity: ORY Kratos (accounts, sessions, the gateway's forward-auth) and Hydra (OAuth2/OIDC).
+"""Identity: ORY Kratos (accounts, sessions), the gatekeeper (the gateway's role check) and Hydra
+(OAuth2/OIDC).
 
-Both share one PostgreSQL. Schema migrations are one-shot jobs ordered after the database by Pulumi
-and, because Swarm ignores ordering, each job also waits for the database port before migrating.
+Kratos and Hydra share one PostgreSQL. Schema migrations are one-shot jobs ordered after the database
+by Pulumi and, because Swarm ignores ordering, each job also waits for the database port before
+migrating. Every identity service lives on the `identity` network only: Kratos' admin API (4434),
+Hydra's (4445) and the database answer there, and no user workload joins it; the gateway joins it
+to reach the public APIs, the login UI and the gatekeeper.
+
+The SMTP connection URI (it may carry a password) is a Pulumi secret handed to Kratos as a Docker
+secret and exported into its environment at start, never written into a Swarm config or env value.
 """
 
 from __future__ import annotations
 
+from components.catalogue import gatekeeper
 from components.catalogue.common import LINUX, Context, http_check, secret_env_script
-from components.render.identity import SCHEMA_PATH, render_identity_schema, render_kratos
+from components.render.identity import SCHEMA_PATH, SMTP_URI_ENV, render_identity_schema, render_kratos
 from components.service import (
     STOP_FIRST,
     ConfigFile,
@@ -21,6 +29,8 @@ from components.service import (
 )
 
 DB_SECRET = SecretFile("identity_db_password", "identity_db_password")
+SMTP_SECRET = SecretFile("kratos_smtp_uri", "kratos_smtp_uri")
+"""The SMTP connection URI, from the stack's `smtp_uri` Pulumi secret (see PlatformServicesArgs)."""
 WAIT_FOR_DB = "until nc -z identity-db 5432; do echo waiting for identity-db; sleep 2; done; "
 
 
@@ -34,9 +44,13 @@ def specs(ctx: Context) -> list[ServiceSpec]:
     cfg = ctx.config.identity
     if not cfg.enabled:
         return []
-    stateful = ctx.config.data.stateful_constraint
+    stateful = ctx.placement.data_home
     kratos_config = (
-        ConfigFile("kratos-yml", "/etc/config/kratos/kratos.yml", render_kratos(ctx.base_url, cfg.smtp_uri)),
+        ConfigFile(
+            "kratos-yml",
+            "/etc/config/kratos/kratos.yml",
+            render_kratos(ctx.base_url, cfg.mail_from or f"no-reply@{ctx.config.domain}"),
+        ),
         ConfigFile("identity-schema", SCHEMA_PATH, render_identity_schema()),
     )
     return [
@@ -60,6 +74,7 @@ def specs(ctx: Context) -> list[ServiceSpec]:
             resources=Resources(1.0, 1024, 0.1, 256),
             healthcheck=Healthcheck(("CMD-SHELL", "pg_isready -U ory -d kratos")),
             update=STOP_FIRST,
+            exposes="admin-api",  # every account's credentials
         ),
         ServiceSpec(
             name="kratos-migrate",
@@ -78,13 +93,14 @@ def specs(ctx: Context) -> list[ServiceSpec]:
         ServiceSpec(
             name="kratos",
             image=cfg.kratos_image,
-            networks=("identity", "edge"),
+            networks=("identity",),
             constraints=(LINUX,),
             command=secret_env_script(
                 {
                     "DSN": _dsn("kratos"),
                     "SECRETS_COOKIE": "$(cat /run/secrets/kratos_cookie_secret)",
                     "SECRETS_CIPHER": "$(cat /run/secrets/kratos_cipher_secret)",
+                    SMTP_URI_ENV: f"$(cat /run/secrets/{SMTP_SECRET.target})",
                 },
                 "kratos serve -c /etc/config/kratos/kratos.yml --watch-courier",
             ),
@@ -93,16 +109,18 @@ def specs(ctx: Context) -> list[ServiceSpec]:
                 DB_SECRET,
                 SecretFile("kratos_cookie_secret", "kratos_cookie_secret"),
                 SecretFile("kratos_cipher_secret", "kratos_cipher_secret"),
+                SMTP_SECRET,
             ),
             resources=Resources(0.5, 256),
             healthcheck=http_check("http://127.0.0.1:4434/health/ready"),
             route=HttpRoute("/kratos", 4433, protected=False, strip_prefix=True),
+            exposes="admin-api",  # 4434: create identities, set roles
             after=("kratos-migrate",),
         ),
         ServiceSpec(
             name="kratos-ui",
             image=cfg.kratos_ui_image,
-            networks=("edge",),
+            networks=("identity",),
             constraints=(LINUX,),
             env={
                 "PORT": "3000",
@@ -136,7 +154,7 @@ def specs(ctx: Context) -> list[ServiceSpec]:
             route=HttpRoute("/auth", 3000, protected=False, strip_prefix=True),
             homepage=HomepageEntry(
                 "Account",
-                "Sign in, register and manage your DeepCube account (ORY Kratos).",
+                "Sign in and manage your DeepCube account; accounts are given by an administrator.",
                 "ID",
                 "identity",
                 link_suffix="login",
@@ -159,7 +177,7 @@ def specs(ctx: Context) -> list[ServiceSpec]:
         ServiceSpec(
             name="hydra",
             image=cfg.hydra_image,
-            networks=("identity", "edge"),
+            networks=("identity",),
             constraints=(LINUX,),
             env={
                 "URLS_SELF_ISSUER": f"{ctx.base_url}/oauth2/",
@@ -185,6 +203,8 @@ def specs(ctx: Context) -> list[ServiceSpec]:
                 status_path="/oauth2/health/alive",
                 link_suffix=".well-known/openid-configuration",
             ),
+            exposes="admin-api",  # 4445: OAuth2 clients, consent decisions
             after=("hydra-migrate",),
         ),
+        gatekeeper.spec(ctx),
     ]

@@ -1,13 +1,15 @@
 """Logs: Filebeat on every node -> Logstash -> single-node OpenSearch, browsed in OpenSearch Dashboards.
 
 OpenSearch needs `vm.max_map_count >= 262144` on its host; a service cannot set that (vm.* sysctls are
-not namespaced), so the node's cloud-init must (see docs/services.md).
+not namespaced), so the spec declares it and the node's cloud-init sets it (a plan invariant checks
+the two agree).
 """
 
 from __future__ import annotations
 
 from components.catalogue.common import LINUX, Context, http_check
 from components.render.logs import render_filebeat, render_logstash_pipeline
+from components.roles import ADMIN_ONLY
 from components.service import (
     STOP_FIRST,
     ConfigFile,
@@ -18,6 +20,8 @@ from components.service import (
     Resources,
     ServiceSpec,
 )
+
+OPENSEARCH_MAP_COUNT = 262144
 
 
 def specs(ctx: Context) -> list[ServiceSpec]:
@@ -30,7 +34,7 @@ def specs(ctx: Context) -> list[ServiceSpec]:
             name="opensearch",
             image=cfg.opensearch_image,
             networks=("logs",),
-            constraints=(ctx.config.data.stateful_constraint,),
+            constraints=(ctx.placement.data_home,),
             env={
                 "discovery.type": "single-node",
                 "bootstrap.memory_lock": "false",
@@ -39,6 +43,8 @@ def specs(ctx: Context) -> list[ServiceSpec]:
                 "OPENSEARCH_JAVA_OPTS": f"-Xms{heap}m -Xmx{heap}m",
             },
             mounts=(Mount(ctx.volume("opensearch-data"), "/usr/share/opensearch/data"),),
+            host_sysctls={"vm.max_map_count": OPENSEARCH_MAP_COUNT},
+            exposes="admin-api",  # port 9200 without the security plugin: read or delete every log
             resources=Resources(2.0, heap * 2, 0.25, heap),
             healthcheck=http_check(
                 "http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=4s", tool="curl"
@@ -48,7 +54,7 @@ def specs(ctx: Context) -> list[ServiceSpec]:
         ServiceSpec(
             name="opensearch-dashboards",
             image=cfg.dashboards_image,
-            networks=("logs", "edge"),
+            networks=("logs", "admin"),
             constraints=(LINUX,),
             env={
                 "OPENSEARCH_HOSTS": '["http://opensearch:9200"]',
@@ -58,7 +64,8 @@ def specs(ctx: Context) -> list[ServiceSpec]:
             },
             resources=Resources(1.0, 1024, 0.1, 256),
             healthcheck=http_check("http://127.0.0.1:5601/logs/api/status", tool="curl"),
-            route=HttpRoute("/logs", 5601, protected=True),
+            route=HttpRoute("/logs", 5601, protected=True, roles=ADMIN_ONLY),
+            exposes="admin-ui",
             homepage=HomepageEntry(
                 "Logs",
                 "Search the logs of every container (OpenSearch Dashboards).",

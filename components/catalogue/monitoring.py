@@ -11,6 +11,7 @@ from components.render.grafana import (
     render_swarm_dashboard,
 )
 from components.render.prometheus import PrometheusSettings, render_prometheus
+from components.roles import ADMIN_ONLY
 from components.service import (
     STOP_FIRST,
     ConfigFile,
@@ -42,8 +43,8 @@ def specs(ctx: Context) -> list[ServiceSpec]:
         ServiceSpec(
             name="prometheus",
             image=cfg.prometheus_image,
-            networks=("monitoring", "edge"),
-            constraints=(MANAGER,),
+            networks=("monitoring", "admin"),
+            constraints=(MANAGER, ctx.placement.admin_home),
             user="root",
             args=(
                 "--config.file=/etc/prometheus/prometheus.yml",
@@ -65,7 +66,8 @@ def specs(ctx: Context) -> list[ServiceSpec]:
             ),
             resources=Resources(1.0, 2048, 0.2, 512),
             healthcheck=http_check(f"http://127.0.0.1:9090{PROMETHEUS_PREFIX}/-/healthy"),
-            route=HttpRoute(PROMETHEUS_PREFIX, 9090, protected=True),
+            route=HttpRoute(PROMETHEUS_PREFIX, 9090, protected=True, roles=ADMIN_ONLY),
+            exposes="admin-ui",
             homepage=HomepageEntry(
                 "Prometheus",
                 "Metrics of every node and service, discovered from the Swarm.",
@@ -78,8 +80,8 @@ def specs(ctx: Context) -> list[ServiceSpec]:
         ServiceSpec(
             name="grafana",
             image=cfg.grafana_image,
-            networks=("monitoring", "edge"),
-            constraints=(MANAGER,),
+            networks=("monitoring", "admin"),
+            constraints=(MANAGER, ctx.placement.admin_home),
             env={
                 "GF_SERVER_ROOT_URL": f"{ctx.base_url}/grafana/",
                 "GF_SERVER_SERVE_FROM_SUB_PATH": "true",
@@ -104,7 +106,8 @@ def specs(ctx: Context) -> list[ServiceSpec]:
             mounts=(Mount(ctx.volume("grafana-data"), "/var/lib/grafana"),),
             resources=Resources(0.5, 512, 0.1, 128),
             healthcheck=http_check("http://127.0.0.1:3000/api/health"),
-            route=HttpRoute("/grafana", 3000, protected=True),
+            route=HttpRoute("/grafana", 3000, protected=True, roles=ADMIN_ONLY),
+            exposes="admin-ui",
             homepage=HomepageEntry(
                 "Grafana",
                 "Dashboards: nodes, services, the data cube jobs.",

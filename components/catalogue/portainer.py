@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from components.catalogue.common import LINUX, MANAGER, Context
+from components.roles import ADMIN_ONLY
 from components.service import STOP_FIRST, HomepageEntry, HttpRoute, Mount, Resources, ServiceSpec
 
 NO_SHELL = "the image has no shell or HTTP client to probe with; Swarm restarts the task if it exits"
@@ -27,17 +28,19 @@ def specs(ctx: Context) -> list[ServiceSpec]:
             ),
             resources=Resources(0.2, 128, 0.02, 32),
             no_healthcheck_reason=NO_SHELL,
+            exposes="admin-api",  # the Docker engine of every node, on port 9001
         ),
         ServiceSpec(
             name="portainer",
             image=cfg.server_image,
-            networks=("portainer", "edge"),
-            constraints=(MANAGER,),
+            networks=("portainer", "admin"),
+            constraints=(MANAGER, ctx.placement.admin_home),
             args=("-H", f"tcp://tasks.{agent_service}:9001", "--tlsskipverify"),
             mounts=(Mount(ctx.volume("portainer-data"), "/data"),),
             resources=Resources(0.5, 512, 0.05, 64),
             no_healthcheck_reason=NO_SHELL,
-            route=HttpRoute("/portainer", 9000, protected=True, strip_prefix=True),
+            route=HttpRoute("/portainer", 9000, protected=True, strip_prefix=True, roles=ADMIN_ONLY),
+            exposes="admin-ui",
             homepage=HomepageEntry(
                 "Portainer", "Manage the Swarm: services, tasks, volumes, logs.", "PT", "portainer"
             ),

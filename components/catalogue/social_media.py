@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from components.catalogue.common import LINUX, Context
+from components.roles import USER_MODULE
 from components.service import HomepageEntry, HttpRoute, Resources, SecretFile, ServiceSpec
 
 UNKNOWN_IMAGE = "third-party image whose contents are not fixed here; add a healthcheck when the image is"
@@ -23,7 +24,7 @@ def specs(ctx: Context) -> list[ServiceSpec]:
             secrets=secrets,
             resources=Resources(1.0, 1024, 0.1, 256),
             no_healthcheck_reason=UNKNOWN_IMAGE,
-            route=HttpRoute("/social", cfg.api_port, protected=True, strip_prefix=True),
+            route=HttpRoute("/social", cfg.api_port, protected=True, strip_prefix=True, roles=USER_MODULE),
             homepage=HomepageEntry(
                 "Social-media API", "Geo-located social-media posts for the data cubes.", "SM", "social-media"
             ),

@@ -1,7 +1,15 @@
 """ORY Kratos configuration and its identity schema.
 
-Secrets (DSN password, cookie and cipher secrets) are not in these files: the container's start
-command reads them from /run/secrets into environment variables, which Kratos prefers over the file.
+Accounts are created by administrators, never by visitors: self-service registration is off, and an
+administrator creates the identity through the admin API and sends its owner a recovery code (Ory's
+"invite users" flow); redeeming it lets the user set a password. Every key below is one of Kratos
+v1.2's configuration schema (`embedx/config.schema.json` in ory/kratos).
+
+Secrets (DSN password, cookie and cipher secrets, the SMTP connection URI with its password) are not
+in these files: the container's start command reads them from /run/secrets into environment
+variables (`DSN`, `SECRETS_COOKIE`, `SECRETS_CIPHER`, `COURIER_SMTP_CONNECTION_URI`), which Kratos
+merges over the file before validating it; `courier.smtp.connection_uri` is required, so a Kratos
+started without the secret refuses to run instead of mailing nowhere.
 """
 
 from __future__ import annotations
@@ -46,8 +54,16 @@ def render_identity_schema() -> str:
     )
 
 
-def render_kratos(base_url: str, smtp_uri: str) -> str:
-    """`base_url` is https://DOMAIN; Kratos' public API is routed at /kratos, its UI at /auth."""
+SMTP_URI_ENV = "COURIER_SMTP_CONNECTION_URI"
+"""The environment variable that carries `courier.smtp.connection_uri` (from a Docker secret)."""
+
+
+def render_kratos(base_url: str, mail_from: str) -> str:
+    """`base_url` is https://DOMAIN; Kratos' public API is routed at /kratos, its UI at /auth.
+
+    `mail_from` is the sender of invite and recovery mails; the SMTP server and its credentials come
+    from the environment (see the module docstring).
+    """
     ui = f"{base_url}/auth"
     return yaml.safe_dump(
         {
@@ -59,19 +75,17 @@ def render_kratos(base_url: str, smtp_uri: str) -> str:
             "selfservice": {
                 "default_browser_return_url": f"{base_url}/",
                 "allowed_return_urls": [f"{base_url}/"],
-                "methods": {"password": {"enabled": True}},
+                # `code`: the recovery (invite) and verification codes; login stays password-only.
+                "methods": {"password": {"enabled": True}, "code": {"enabled": True}},
                 "flows": {
                     "error": {"ui_url": f"{ui}/error"},
                     "settings": {"ui_url": f"{ui}/settings", "privileged_session_max_age": "15m"},
-                    "recovery": {"enabled": True, "ui_url": f"{ui}/recovery"},
-                    "verification": {"enabled": True, "ui_url": f"{ui}/verification"},
+                    "recovery": {"enabled": True, "use": "code", "ui_url": f"{ui}/recovery"},
+                    "verification": {"enabled": True, "use": "code", "ui_url": f"{ui}/verification"},
                     "logout": {"after": {"default_browser_return_url": f"{ui}/login"}},
                     "login": {"ui_url": f"{ui}/login", "lifespan": "10m"},
-                    "registration": {
-                        "ui_url": f"{ui}/registration",
-                        "lifespan": "10m",
-                        "after": {"password": {"hooks": [{"hook": "session"}]}},
-                    },
+                    # No self-service sign-up: administrators create accounts (see the module docstring).
+                    "registration": {"enabled": False, "ui_url": f"{ui}/registration"},
                 },
             },
             "session": {"lifespan": "12h", "cookie": {"same_site": "Lax"}},
@@ -81,7 +95,7 @@ def render_kratos(base_url: str, smtp_uri: str) -> str:
                 "default_schema_id": "default",
                 "schemas": [{"id": "default", "url": f"file://{SCHEMA_PATH}"}],
             },
-            "courier": {"smtp": {"connection_uri": smtp_uri}},
+            "courier": {"smtp": {"from_address": mail_from}},
         },
         sort_keys=False,
     )

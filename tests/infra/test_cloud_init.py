@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -37,7 +38,10 @@ def test_the_validator_rejects_a_broken_document(tmp_path):
 HELPER_VARIANTS = {
     "docker-bare": cloud_init.docker_node(ssh_user="ubuntu"),
     "docker-full": cloud_init.docker_node(
-        ssh_user="ubuntu", authorized_keys=KEYS, volume=cloud_init.DataVolume("/srv/data"), eodata=EODATA
+        ssh_user="ubuntu",
+        authorized_keys=KEYS,
+        volume=cloud_init.DataVolume(cloud_init.DOCKER_DATA_ROOT),
+        eodata=EODATA,
     ),
     "hopsworks-bare": cloud_init.hopsworks_node(),
     "hopsworks-gpu": cloud_init.hopsworks_node(
@@ -56,10 +60,19 @@ def test_helper_documents_say_what_they_do():
     assert HELPER_VARIANTS["docker-full"].startswith("#cloud-config\n")
     assert "docker.io" in docker["packages"] and "s3fs" in docker["packages"]
     commands = [" ".join(c) for c in docker["runcmd"]]
-    assert any(
-        "fuse.s3fs" in c and "/eodata" in c and "url=https://eodata.cloudferro.com" in c for c in commands
-    )
-    assert any("mkfs.ext4" in c and "/srv/data" in c for c in commands)
+    mounts = {entry[1]: entry for entry in docker["mounts"]}
+    assert mounts["/eodata"][2] == "fuse.s3fs" and "url=https://eodata.cloudferro.com" in mounts["/eodata"][3]
+    assert "ro" in mounts["/eodata"][3].split(",")
+    assert mounts["/var/lib/docker"][:3] == ["LABEL=data", "/var/lib/docker", "ext4"]
+    assert any("mkfs.ext4" in c and "mount /var/lib/docker" in c for c in commands)
+    # Docker is stopped while its data-root is mounted, then started again.
+    volume_step = next(c for c in commands if "mkfs.ext4" in c)
+    assert volume_step.index("systemctl stop") < volume_step.index("mount /var/lib/docker")
+    files = {f["path"]: f["content"] for f in docker["write_files"]}
+    assert json.loads(files["/etc/docker/daemon.json"])["log-driver"] == "json-file"
+    assert "data-root" not in json.loads(files["/etc/docker/daemon.json"])
+    assert "vm.max_map_count = 262144" in files[cloud_init.SYSCTL_FILE]
+    assert ["sysctl", "--system"] in docker["runcmd"]
     assert docker["ssh_authorized_keys"] == KEYS
     gpu = yaml.safe_load(HELPER_VARIANTS["hopsworks-gpu"])
     assert gpu["drivers"] == {"nvidia": {"license-accepted": True}}
@@ -92,7 +105,13 @@ def test_eodata_is_mounted_exactly_on_the_nodes_that_ask_for_it(stack):
         has_port = any(
             m.by_urn()[urn].name.endswith("-eodata") for urn in instance.property_dependencies["networks"]
         )
-        mounts = "fuse.s3fs" in instance.inputs["userData"]
+        document = yaml.safe_load(instance.inputs["userData"])
+        mounts = any(entry[2] == "fuse.s3fs" for entry in document.get("mounts", []))
         assert has_port == mounts, instance.name
     if stack == "creodias":
         assert any("fuse.s3fs" in i.inputs["userData"] for i in m.of_type(INSTANCE))
+
+
+def test_a_swarm_data_volume_elsewhere_than_dockers_data_root_is_refused():
+    with pytest.raises(ValueError, match="/var/lib/docker"):
+        cloud_init.docker_node(ssh_user="ubuntu", volume=cloud_init.DataVolume("/srv/data"))

@@ -1,8 +1,9 @@
-"""Pure helpers of the components: security rule table, swarm and Hopsworks command lines."""
+"""Pure helpers of the components: security rule table and swarm command lines (Hopsworks's are in
+test_hopsworks_scaling.py)."""
 
 from __future__ import annotations
 
-from components import hopsworks, swarm
+from components import swarm
 from components.security import GATEWAY_GROUPS, ROLE_GROUPS, port_ranges_excluding, security_rules
 
 CIDRS = {
@@ -32,7 +33,11 @@ def test_rule_table_least_privilege():
                     assert rule.remote_cidr == CIDRS["swarm"], (group, rule)
             if rule.covers(80) or rule.covers(443):
                 assert group == "web"
+            if rule.covers(5432):
+                assert group in ("clients", "data", "hopsworks"), (group, rule)
     assert [r.remote_cidr for r in table["bastion"]] == ALLOWED
+    assert {(r.protocol, r.port_min) for r in table["web"]} == {("tcp", 80), ("tcp", 443), ("udp", 443)}
+    assert table["clients"] == []
     assert {(r.protocol, r.port_min) for r in table["swarm"] if r.protocol != "icmp"} == {
         ("tcp", 2377),
         ("tcp", 7946),
@@ -42,7 +47,14 @@ def test_rule_table_least_privilege():
     keys = [f"{g}-{r.key}" for g, rules in table.items() for r in rules]
     assert len(keys) == len(set(keys)), "rule names are unique"
     assert "web" not in {g for groups in ROLE_GROUPS.values() for g in groups}
-    assert set(GATEWAY_GROUPS) == {"bastion", "web"}
+    assert set(GATEWAY_GROUPS) == {"bastion", "web", "clients"}
+
+
+def test_client_ports_open_only_to_their_clients():
+    table = security_rules(cidrs=CIDRS, ssh_allowed_cidrs=ALLOWED, client_ports={5432: ["192.0.2.0/24"]})
+    assert [(r.protocol, r.port_min, r.port_max, r.remote_cidr) for r in table["clients"]] == [
+        ("tcp", 5432, 5432, "192.0.2.0/24")
+    ]
 
 
 def test_swarm_commands():
@@ -60,19 +72,3 @@ def test_swarm_commands():
     assert worker.endswith("sudo docker node rm --force n1") and "demote" not in worker
     assert "docker node demote n1" in swarm.remove_node_command("n1", manager=True)
 
-
-def test_hopsworks_installer_lines():
-    assert hopsworks.installer_args(["10.30.0.4", "10.30.0.5"]) == [
-        "-i",
-        "cluster",
-        "-ni",
-        "-c",
-        "on-premises",
-        "-w",
-        "10.30.0.4,10.30.0.5",
-    ]
-    assert hopsworks.installer_args([])[-1] == "none"
-    line = hopsworks.install_command("https://example.eu/hopsworks-installer.sh", ["10.30.0.4"])
-    assert line.endswith("-i cluster -ni -c on-premises -w 10.30.0.4")
-    assert "flock" in line and "curl -fsSL" in line
-    assert "shutdown-all-local-services.sh" in hopsworks.decommission_command("10.30.0.7")

@@ -52,7 +52,7 @@ def test_refusals_name_the_yaml_key(stack):
     def zero_managers(d):
         d["swarm"]["managers"]["count"] = 0
 
-    assert "Extra inputs" in _fails(stack, unknown, "swarm.workers.flavour")
+    assert "unknown key flavour (did you mean flavor?)" in _fails(stack, unknown, "swarm.workers")
     assert "greater than or equal to 0" in _fails(stack, negative, "hopsworks.gpu_workers.count")
     assert "odd number" in _fails(stack, even, "swarm.managers.count")
     assert "required" in _fails(stack, no_flavor, "hopsworks.workers.flavor")
@@ -96,3 +96,55 @@ def test_missing_section_is_named():
     del data["hopsworks"]
     with pytest.raises(ConfigError, match=r"for hopsworks$"):
         from_mapping("deepcube-platform", "ovh", data)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"), [(True, "valid integer"), ("3", "valid integer"), (3.0, "valid integer")]
+)
+def test_loose_types_are_not_coerced(value, kind):
+    def edit(d):
+        d["hopsworks"]["gpu_workers"]["count"] = value
+
+    assert kind in _fails("ovh", edit, "hopsworks.gpu_workers.count")
+
+    def enabled_as_text(d):
+        d["services"].setdefault("portainer", {})["enabled"] = "no"
+
+    assert "valid boolean" in _fails("ovh", enabled_as_text, "services.portainer.enabled")
+
+
+def test_counts_arrive_typed_through_pulumi_config_json():
+    import json
+
+    data = json.loads(json.dumps(sections("ovh")))  # how `load()` receives each section
+    cfg = from_mapping("deepcube-platform", "ovh", data)
+    assert isinstance(cfg.swarm.workers.count, int) and not isinstance(cfg.swarm.workers.count, bool)
+
+
+def test_a_misspelt_key_names_the_unknown_and_the_missing_key():
+    def misspelt(d):
+        d["hopsworks"]["gpu_wrokers"] = d["hopsworks"].pop("gpu_workers")
+
+    message = _fails("ovh", misspelt, "hopsworks")
+    assert message == (
+        "Invalid configuration: unknown key gpu_wrokers (did you mean gpu_workers?) for hopsworks"
+    )
+
+    def unrelated(d):
+        d["hopsworks"]["gpus"] = d["hopsworks"].pop("gpu_workers")
+
+    message = _fails("ovh", unrelated, "hopsworks")
+    assert message.endswith("unknown key gpus; missing: gpu_workers for hopsworks")
+
+
+def test_secret_stand_ins_pass_string_patterns_only_where_listed():
+    stand_in = "secret-placeholder:deepcube-platform:hopsworks.installer_url:0123456789ab"
+    data = sections("ovh")
+    data["hopsworks"]["installer_url"] = stand_in
+    cfg = from_mapping("deepcube-platform", "ovh", data, secret_stand_ins={stand_in})
+    assert cfg.hopsworks.installer_url == stand_in
+    with pytest.raises(ConfigError, match=r"\^https://.* for hopsworks.installer_url$"):
+        from_mapping("deepcube-platform", "ovh", data)  # the same text as a plain value
+    data["hopsworks"]["gpu_workers"]["count"] = stand_in
+    with pytest.raises(ConfigError, match=r"valid integer for hopsworks\.gpu_workers\.count$"):
+        from_mapping("deepcube-platform", "ovh", data, secret_stand_ins={stand_in})

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from infra.manifest import is_secret
 from infra.mock_engine import engine_urn
 from infra.offline import PlanError, evaluate
-from infra.stack_files import REPO_ROOT, StackFileError
+from infra.stack_files import REPO_ROOT, StackFileError, read_stack
 from tests.infra.projects import make_project
 
 NESTED_PROGRAM = """
@@ -176,3 +177,94 @@ def test_declared_secrets_without_a_value_become_secret_placeholders(tmp_path):
     record = manifest.resources[0]
     assert is_secret(record.inputs["description"])
     assert record.secret_inputs == ["description"]
+
+
+def test_the_program_runs_in_its_own_folder_like_under_the_pulumi_cli(tmp_path, monkeypatch):
+    program = """
+    import os
+    import pulumi_openstack as openstack
+    openstack.networking.Network("n", name=os.path.basename(os.getcwd()))
+    """
+    project = make_project(tmp_path, program)  # main: prog/
+    monkeypatch.chdir(tmp_path)
+    manifest = evaluate("test", root=project)
+    assert manifest.resources[0].inputs["name"] == "prog"
+    assert Path.cwd() == tmp_path  # restored afterwards
+
+
+def write_stack(tmp_path: Path, text: str) -> Path:
+    project = make_project(tmp_path, "import pulumi\n")
+    (project / "Pulumi.test.yaml").write_text(text)
+    return project
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "config:\n  proj:sizes:\n    small: 1\n    small: 2\n",
+            "Pulumi.test.yaml:4:5: not valid YAML: duplicate key 'small' (first at line 3)",
+        ),
+        (
+            "config:\n  proj:greeting: [hi\n",
+            "Pulumi.test.yaml:3:1: not valid YAML: expected ',' or ']', but got '<stream end>' "
+            "(while parsing a flow sequence at line 2, column 18)",
+        ),
+        ("", "Pulumi.test.yaml: the file is empty (expected a 'config:' mapping of this stack's values)"),
+        ("config:\n# all commented out\n", "Pulumi.test.yaml: 'config:' is empty"),
+        (
+            "confg:\n  proj:greeting: hi\n",
+            "Pulumi.test.yaml: unknown top-level key confg (did you mean config?)",
+        ),
+        (
+            "config:\n  proj:greting: hi\n",
+            "Pulumi.test.yaml: unknown config key proj:greting (did you mean greeting?)",
+        ),
+        ("config: [a, b]\n", "Pulumi.test.yaml: 'config' must be a mapping of keys to values"),
+    ],
+)
+def test_stack_file_faults_name_the_file_and_where(tmp_path, text, message):
+    project = write_stack(tmp_path, text)
+    with pytest.raises(StackFileError) as info:
+        read_stack("test", project, known_keys=("colour",))
+    assert str(info.value).startswith(message)
+    assert "\n" not in str(info.value)
+
+
+def test_known_keys_allow_declared_keys_secrets_and_other_namespaces(tmp_path):
+    text = (
+        "config:\n  proj:greeting: hi\n  proj:colour: blue\n  proj:api_token:\n    secure: v1:AAAA\n"
+        "  openstack:region: GRA9\n"
+    )
+    root = write_stack(tmp_path, text)
+    _, config = read_stack("test", root, known_keys=("colour",))
+    assert config.values["proj:colour"] == "blue" and "proj:api_token" in config.secret_keys
+    copy = tmp_path / "elsewhere.yaml"
+    copy.write_text("config:\n  proj:greeting: hello from a copy\n")
+    _, from_copy = read_stack("test", root, config_file=copy)
+    assert from_copy.values["proj:greeting"] == "hello from a copy"
+
+
+def test_text_view_keeps_square_brackets_in_names():
+    from rich.console import Console
+
+    from infra.manifest import Manifest, ResourceRecord
+    from infra.plan_view import plan_view
+
+    record = ResourceRecord(
+        urn="urn:pulumi:s::p::test:index:Thing::net[a-z]",
+        type="test:index:Thing",
+        name="net[a-z]",
+        parent=None,
+        custom=True,
+        provider=None,
+        inputs={},
+        secret_inputs=[],
+        dependencies=[],
+        property_dependencies={},
+        options={},
+    )
+    console = Console(width=120, record=True)
+    console.print(plan_view(Manifest("p", "s[b]", [record], {})))
+    text = console.export_text()
+    assert "net[a-z]" in text and "stack s[b]" in text

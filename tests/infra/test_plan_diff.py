@@ -321,3 +321,43 @@ def test_a_re_encrypted_stack_secret_shows_as_changed_without_its_fingerprint(tm
         assert "<secret:" not in output and "v1:" not in output and "placeholder" not in output
     same = evaluate("test", root=tmp_path / "old")
     assert diff_manifests("test", old, same).empty
+
+
+@pytest.fixture
+def fresh_clone(tmp_path: Path) -> Path:
+    """This checkout's files (committed or not, minus ignored ones) as a new repo's only commit.
+
+    Like a CI job's fresh clone: the base revision is materialised in another folder than the
+    working tree, so anything recording where the checkout lives would show up as a change.
+    """
+    root = tmp_path / "clone"
+    listed = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        source = REPO_ROOT / name
+        if source.is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "clean")
+    return root
+
+
+def test_a_clean_tree_diffs_empty_and_byte_identical_wherever_it_lives(fresh_clone):
+    first = run_cli("diff", "--base", "HEAD", "--exit-code", cwd=fresh_clone, root=fresh_clone)
+    second = run_cli("diff", "--base", "HEAD", "--exit-code", cwd=fresh_clone, root=fresh_clone)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stdout == second.stdout
+    assert "~" not in first.stdout.split("\n\n")[-1].replace("~0", "")  # every summary says ~0
+    manifest = json.loads(run_cli("ovh", "--json", cwd=fresh_clone, root=fresh_clone).stdout)
+    builds = [r["inputs"]["build"] for r in manifest["resources"] if r["type"] == "docker:index/image:Image"]
+    assert builds, "the ovh stack builds the repository's images"
+    for build in builds:
+        # Relative to the program's working directory (infra/), where the docker provider runs.
+        assert build["context"] == ".."
+        assert build["dockerfile"].startswith("../docker/") and build["dockerfile"].endswith("/Dockerfile")

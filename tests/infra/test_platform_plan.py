@@ -87,9 +87,9 @@ def test_resource_counts_follow_the_config(stack):
     m_count, w_count, g_count = (
         counts["swarm.managers"],
         counts["swarm.workers"],
-        counts["hopsworks.gpu_workers"],
+        counts["hopsworks.workers"] + counts["hopsworks.gpu_workers"],
     )
-    # init + 2 tokens + joins + memberships + installer key + install + one enrolment per GPU worker
+    # init + 2 tokens + joins + memberships + installer key + install + one enrolment per Hopsworks worker
     assert types[COMMAND] == 3 + (m_count - 1 + w_count) + (m_count + w_count) + 2 + g_count
     assert types[NETWORK] == 4
     assert types["openstack:networking/routerInterface:RouterInterface"] == 2
@@ -204,13 +204,13 @@ def test_security_rules_are_least_privilege(stack):
         if _covers(inputs, 80) or _covers(inputs, 443):
             assert group == "web", (group, inputs)
         assert inputs.get("remoteIpPrefix") or remote, "every rule names its source"
-    # 80/443 only on the gateway nodes (the swarm managers, manager 0 holding the floating IP).
+    # 80/443 and SSH only on the public gateway node: manager 0, whose port holds the floating IP.
+    (association,) = m.of_type("openstack:networking/floatingIpAssociate:FloatingIpAssociate")
+    (public_port,) = association.property_dependencies["portId"]
     for port in m.of_type(PORT):
         groups = _group_names(m, port)
-        if {"web", "bastion"} & groups:
-            assert "-swarm-manager-" in port.name and port.name.endswith("-swarm"), port.name
-    gateway_ports = [p for p in m.of_type(PORT) if "web" in _group_names(m, p)]
-    assert len(gateway_ports) == cfg.swarm.managers.count
+        assert bool({"web", "bastion", "clients"} & groups) == (port.urn == public_port), port.name
+    assert m.by_urn()[public_port].name.endswith("-swarm-manager-0-swarm")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -274,7 +274,8 @@ def test_exports_for_operators_and_services(stack):
     outputs = m.outputs
     cfg = stack_config(stack)
     gateway = outputs["gateway_address"]
-    assert set(outputs["dns_names"]) == {f"{h}.{cfg.dns.domain}" for h in cfg.dns.hosts}
+    assert set(outputs["dns_names"]) == {cfg.services.domain}
+    assert outputs["dns_provider"] == cfg.dns.provider
     assert set(outputs["dns_names"].values()) == {gateway}
     assert outputs["s3_endpoint"] == cfg.cloud.s3_endpoint
     assert outputs["hopsworks_head_address"]

@@ -14,8 +14,10 @@ from infra.policies import (
     DOCKER_SERVICE,
     INSTANCE,
     PORT,
+    RESOURCE_POLICIES,
     ROUTER,
     SEC_GROUP_RULE,
+    STACK_POLICIES,
     PolicyConfigError,
     PolicyContext,
     PolicySettings,
@@ -299,7 +301,7 @@ def test_check_cli_prints_one_line_per_violation_and_exits_1(monkeypatch, capsys
     manifest = clean_manifest()
     extra = [service("grafana/grafana"), rule(portRangeMin=22, portRangeMax=22, remoteIpPrefix="0.0.0.0/0")]
     leaky = Manifest(manifest.project, manifest.stack, [*manifest.resources, *extra])
-    monkeypatch.setattr(plan, "evaluate", lambda stack, overrides: leaky)
+    monkeypatch.setattr(plan, "evaluate", lambda stack, overrides, **_: leaky)
     with pytest.raises(typer.Exit) as exit_info:
         plan.check("ovh", None, False)
     assert exit_info.value.exit_code == 1
@@ -366,13 +368,12 @@ def test_crossguard_pack_registers_every_policy(monkeypatch):
     monkeypatch.setitem(sys.modules, "pulumi_policy", fake)
     runpy.run_path(str(REPO_ROOT / "policy" / "__main__.py"), run_name="__main__")
     names = [policy.name for policy in built["policies"]]
-    assert names == [
-        "images-pinned",
-        "no-public-admin-ports",
-        "tagged-with-stack",
-        "gpu-budget",
-        "instances-on-private-networks",
-    ]
+    from policy.adapter import OFFLINE_ONLY
+
+    assert sorted(names) == sorted(
+        [name for name in RESOURCE_POLICIES if name not in OFFLINE_ONLY] + list(STACK_POLICIES)
+    )
+    assert {"host-ports-on-public-nodes", "volumes-on-one-node", "dns-names-match-sites"} <= set(names)
     by_name = {policy.name: policy for policy in built["policies"]}
     args = engine_resource(
         "docker:index/service:Service", "ovh-web", taskSpec={"containerSpec": {"image": "nginx"}}
@@ -381,3 +382,67 @@ def test_crossguard_pack_registers_every_policy(monkeypatch):
     reported: list[str] = []
     by_name["images-pinned"].validate(args, lambda message, urn=None: reported.append(message))
     assert reported == ["taskSpec.containerSpec.image 'nginx' is not pinned"]
+
+
+def test_split_prefixes_that_together_open_an_admin_port_are_caught():
+    halves = [
+        rule(name="deepcube-platform-ovh-a", portRangeMin=22, portRangeMax=22, remoteIpPrefix="0.0.0.0/1"),
+        rule(name="deepcube-platform-ovh-b", portRangeMin=22, portRangeMax=22, remoteIpPrefix="128.0.0.0/1"),
+    ]
+    assert [v.line() for v in check_records(halves, context())] == [
+        "no-public-admin-ports-union: deepcube-platform-ovh-a: "
+        "tcp from 0.0.0.0/1 + 128.0.0.0/1 together open 22 (SSH) to all of IPv4"
+    ]
+    quarters = [
+        rule(portRangeMin=2000, portRangeMax=2999, remoteIpPrefix=prefix, protocol=protocol, ethertype="IPv6")
+        for prefix, protocol in (("::/2", "tcp"), ("4000::/2", None), ("8000::/1", "tcp"))
+    ]
+    [violation] = check_records(quarters, context())
+    assert violation.message == (
+        "tcp from ::/2 + 4000::/2 + 8000::/1 together open 2377 (Swarm management) to all of IPv6"
+    )
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        {"remoteIpPrefix": "128.0.0.0/2"},  # a quarter of IPv4 is still missing
+        {"remoteIpPrefix": "128.0.0.0/1", "securityGroupId": "other-sg"},  # another group
+        {"remoteIpPrefix": "128.0.0.0/1", "protocol": "udp"},  # another protocol
+        {"remoteIpPrefix": "128.0.0.0/1", "portRangeMin": 443, "portRangeMax": 443},  # another port
+        {"remoteIpPrefix": "128.0.0.0/1", "direction": "egress"},
+        {"remoteIpPrefix": UNKNOWN},
+    ],
+)
+def test_unions_short_of_everyone_pass(second):
+    first = rule(portRangeMin=22, portRangeMax=22, remoteIpPrefix="0.0.0.0/1")
+    other = rule(name="deepcube-platform-ovh-y", **{"portRangeMin": 22, "portRangeMax": 22, **second})
+    assert policies_hit(first, other) == []
+
+
+def test_a_rule_open_alone_is_reported_once_by_the_per_rule_policy():
+    records = [
+        rule(portRangeMin=22, portRangeMax=22, remoteIpPrefix="0.0.0.0/0"),
+        rule(name="deepcube-platform-ovh-y", portRangeMin=22, portRangeMax=22, remoteIpPrefix="10.0.0.0/8"),
+    ]
+    assert policies_hit(*records) == ["no-public-admin-ports"]
+
+
+def test_crossguard_stack_policy_judges_unions_by_group_id():
+    from policy.adapter import check_stack
+
+    halves = [
+        engine_resource(
+            SEC_GROUP_RULE,
+            f"ovh-ssh-{i}",
+            direction="ingress",
+            protocol="tcp",
+            portRangeMin=22,
+            portRangeMax=22,
+            remoteIpPrefix=prefix,
+            securityGroupId="sg-1",
+        )
+        for i, prefix in enumerate(("0.0.0.0/1", "128.0.0.0/1"))
+    ]
+    [violation] = check_stack("no-public-admin-ports-union", halves, {})
+    assert violation.urn == halves[0].urn

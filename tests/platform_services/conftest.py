@@ -12,7 +12,13 @@ from components.catalogue.common import Context
 from infra.manifest import Manifest
 from infra.offline import evaluate
 from infra.services_config import ServicesConfig, parse
-from tests.platform_services.stacks import STACKS, make_services_project, services_value
+from tests.platform_services.stacks import (
+    STACKS,
+    TEST_PLACEMENT,
+    data_access_for,
+    make_services_project,
+    services_value,
+)
 
 BUILT = {
     "cube-engine": "registry.example.org/deepcube/cube-engine@sha256:" + "a" * 64,
@@ -25,7 +31,14 @@ def stack_context(stack: str, **changes: dict) -> Context:
     value = services_value(stack)
     for section, fields in changes.items():
         value.setdefault(section, {}).update(fields)
-    return Context(prefix=PREFIX, config=parse(value), images=BUILT)
+    services = parse(value)
+    return Context(
+        prefix=PREFIX,
+        config=services,
+        placement=TEST_PLACEMENT,
+        images=BUILT,
+        data_access=data_access_for(services),
+    )
 
 
 def evaluate_services(tmp: Path, value: dict) -> Manifest:

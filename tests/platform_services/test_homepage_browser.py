@@ -46,13 +46,14 @@ class _Backend(BaseHTTPRequestHandler):
 
 
 class _Identity(_Backend):
-    """Kratos' whoami, reduced to its contract: 200 for a valid session cookie, 401 otherwise."""
+    """The gatekeeper, reduced to its contract for an administrator's session: 200 for the valid session
+    cookie on any route's roles, 401 otherwise (role decisions: test_gatekeeper, test_gateway_roles)."""
 
     def do_GET(self) -> None:
-        ok = self.path == "/sessions/whoami" and SESSION in (self.headers.get("Cookie") or "")
+        ok = self.path.startswith("/roles/") and SESSION in (self.headers.get("Cookie") or "")
         self.send_response(200 if ok else 401)
         if ok:
-            self.send_header("X-Kratos-Authenticated-Identity-Id", "user-1")
+            self.send_header("X-Deepcube-User-Id", "user-1")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -79,7 +80,7 @@ def local_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]
     (root / "site" / "index.html").write_text(gateway.homepage_html(ctx, others))
     backend, identity = _serve(_Backend), _serve(_Identity)
     routes = [
-        Route(r.path, f"127.0.0.1:{backend.server_port}", r.protected, r.strip_prefix)
+        Route(r.path, f"127.0.0.1:{backend.server_port}", r.protected, r.strip_prefix, roles=r.roles)
         for r in gateway.caddy_routes(others)
     ]
     port = free_port()

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from components.catalogue import ADMIN_SERVICES, NETWORKS, all_specs
+from components.catalogue.common import GATEWAY_NETWORKS
 from components.service import check_pinned_image
 from infra.manifest import Manifest, is_secret
 from infra.mock_outputs import COMPUTED_OUTPUTS
@@ -78,7 +79,8 @@ def test_built_images_are_pinned_by_digest(manifest):
 
 
 def test_only_the_networks_each_service_needs(manifest, groups):
-    """Web modules share `edge` with the gateway only if routed; everything else stays on its concern."""
+    """A routed module shares exactly one network with the gateway (`edge` for user modules, `identity`
+    for the identity services, `admin` for admin modules); everything else stays on its concern."""
     network_by_id = {}
     for record in manifest.of_type("docker:index/network:Network"):
         network_by_id[manifest_id(record)] = record.inputs["name"].removeprefix(f"{PREFIX}-")
@@ -88,7 +90,14 @@ def test_only_the_networks_each_service_needs(manifest, groups):
         attached = {network_by_id[n["id"]] for n in record.inputs["taskSpec"]["networksAdvanceds"]}
         assert attached == set(specs[name].networks), name
         routed = specs[name].route is not None
-        assert ("edge" in attached) == (routed or name == "caddy"), name
+        if name != "caddy":
+            assert len(attached & set(GATEWAY_NETWORKS)) == 1 or not routed, name
+            assert routed or not attached & {"edge", "admin"}, name
+            assert attached & set(GATEWAY_NETWORKS) <= set(specs["caddy"].networks), name
+        expected_front = {"admin"} if specs[name].exposes == "admin-ui" else set()
+        if specs[name].workload == "user" and routed:
+            expected_front = {"edge"}
+        assert expected_front <= attached, name
     assert set(network_by_id.values()) == {n for s in specs.values() for n in s.networks}
 
 

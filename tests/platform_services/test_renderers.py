@@ -80,9 +80,15 @@ def test_admin_routes_are_behind_forward_auth_in_caddys_own_json(stack, groups, 
         chain = list(_handlers(_route_for(routes, spec.route.path)))
         proxies = [h for h in chain if h["handler"] == "reverse_proxy"]
         upstreams = [u["dial"] for h in proxies for u in h.get("upstreams", [])]
-        # forward_auth is a reverse_proxy to Kratos that runs before the one to the service.
-        assert upstreams[0] == "kratos:4433", (spec.name, upstreams)
+        # forward_auth is a reverse_proxy to the gatekeeper that runs before the one to the service,
+        # asking for the route's roles in the path Caddy writes: admin modules admit admin only.
+        assert upstreams[0] == "gatekeeper:4180", (spec.name, upstreams)
+        assert proxies[0]["rewrite"]["uri"] == "/roles/admin", spec.name
         assert upstreams[-1] == f"{spec.name}:{spec.route.port}"
+    jupyter = list(_handlers(_route_for(routes, specs["jupyter"].route.path)))
+    assert next(h for h in jupyter if h["handler"] == "reverse_proxy")["rewrite"]["uri"] == (
+        "/roles/admin,scientist"
+    )
     public = specs["kratos"]
     chain = list(_handlers(_route_for(routes, public.route.path)))
     assert [u["dial"] for h in chain if h["handler"] == "reverse_proxy" for u in h["upstreams"]] == [
@@ -116,9 +122,10 @@ def test_grafana_provisioning_is_consistent():
 
 
 def test_kratos_config_points_at_routed_urls():
-    config = yaml.safe_load(render_kratos("https://p.example.org", "smtp://mail:25"))
+    config = yaml.safe_load(render_kratos("https://p.example.org", "no-reply@p.example.org"))
     assert config["serve"]["public"]["base_url"] == "https://p.example.org/kratos/"
     assert config["selfservice"]["flows"]["login"]["ui_url"] == "https://p.example.org/auth/login"
+    assert config["courier"]["smtp"] == {"from_address": "no-reply@p.example.org"}
     schema = json.loads(render_identity_schema())
     assert schema["properties"]["traits"]["required"] == ["email"]
 

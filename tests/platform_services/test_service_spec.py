@@ -14,6 +14,7 @@ from components.service import (
     SpecError,
     check_pinned_image,
     content_name,
+    service_labels,
 )
 
 BASE = dict(
@@ -87,10 +88,34 @@ def test_resources_reservations_within_limits():
 
 
 def test_route_paths_are_clean():
-    assert HttpRoute("/grafana", 3000).path == "/grafana"
+    assert HttpRoute("/grafana", 3000, roles=("admin",)).path == "/grafana"
     for bad in ("grafana", "/grafana/", "/Grafana", "/"):
         with pytest.raises(SpecError, match="route path"):
-            HttpRoute(bad, 3000)
+            HttpRoute(bad, 3000, roles=("admin",))
+
+
+def test_protected_routes_name_known_roles():
+    with pytest.raises(SpecError, match="protected route /grafana names no role"):
+        HttpRoute("/grafana", 3000)
+    with pytest.raises(SpecError, match="unknown roles \\['admni'\\]"):
+        HttpRoute("/grafana", 3000, roles=("admni",))
+    with pytest.raises(SpecError, match="public route /auth names roles"):
+        HttpRoute("/auth", 3000, protected=False, roles=("admin",))
+    assert HttpRoute("/auth", 3000, protected=False).roles == ()
+
+
+def test_admin_modules_admit_only_admin_and_are_labelled():
+    grafana = HttpRoute("/grafana", 3000, roles=("admin", "scientist"))
+    with pytest.raises(SpecError, match="svc: an admin UI is a protected route for the roles \\('admin',\\)"):
+        spec(route=grafana, exposes="admin-ui")
+    with pytest.raises(SpecError, match="a user workload cannot also expose an admin-api"):
+        spec(exposes="admin-api", workload="user")
+    admin = spec(route=HttpRoute("/grafana", 3000, roles=("admin",)), exposes="admin-ui")
+    assert service_labels(admin)["deepcube.exposes"] == "admin-ui"
+    assert service_labels(admin)["deepcube.route.roles"] == "admin"
+    notebook = spec(route=HttpRoute("/jupyter", 8888, roles=("admin", "scientist")), workload="user")
+    assert service_labels(notebook)["deepcube.workload"] == "user"
+    assert service_labels(notebook)["deepcube.route.roles"] == "admin,scientist"
 
 
 def test_content_names_follow_content():

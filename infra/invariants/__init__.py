@@ -1,0 +1,1 @@
+"""Wiring invariants: policies that read the plan as one connected system (see `topology`)."""
