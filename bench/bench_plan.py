@@ -101,15 +101,19 @@ def main() -> None:
         row = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append(row)
         rate = row["resources"] / row["cpu_s"]
-        print(f"{nodes:>6} {row['resources']:>10} {row['cpu_s']:>8.2f} {row['wall_s']:>8.2f} {rate:>12.0f} "
-              f"{1000 * row['cpu_s'] / row['resources']:>7.2f}")
+        print(
+            f"{nodes:>6} {row['resources']:>10} {row['cpu_s']:>8.2f} {row['wall_s']:>8.2f} {rate:>12.0f} "
+            f"{1000 * row['cpu_s'] / row['resources']:>7.2f}"
+        )
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         per_first = first["cpu_s"] / first["resources"]
         per_last = last["cpu_s"] / last["resources"]
         marginal = (last["cpu_s"] - first["cpu_s"]) / (last["resources"] - first["resources"])
-        print(f"CPU per resource, largest vs smallest: {per_last / per_first:.2f}x (<=1 is linear); "
-              f"marginal {1000 * marginal:.2f} ms/resource")
+        print(
+            f"CPU per resource, largest vs smallest: {per_last / per_first:.2f}x (<=1 is linear); "
+            f"marginal {1000 * marginal:.2f} ms/resource"
+        )
 
 
 if __name__ == "__main__":

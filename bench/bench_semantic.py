@@ -20,7 +20,13 @@ platform's bulk-load settings, semantic.server_settings).
 Each method runs `--repeat` times (default 3) and its median run counts: the host is shared and
 noisy, and a single run can be 30% off. Every run's time is printed.
 
-Run: .venv/bin/python bench/bench_semantic.py [--times 30] [--subset 200000] [--repeat 3] [--breakdown]
+The query section (bench/semantic_queries.py), in the same run and the same PostGIS: `semantic query`
+answering a bbox + time + threshold question over the demo cube and a 4x larger one, every example
+query of `semantic mapping`, and the old whole-mapping materialisation, each against the same answer
+in SQL (the floor).
+
+Run: .venv/bin/python bench/bench_semantic.py [--section all|load|query] [--times 30] [--subset 200000]
+     [--repeat 3] [--breakdown]
 Not part of the test suite.
 """
 
@@ -47,6 +53,7 @@ from pyproj import CRS
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import semantic_queries  # noqa: E402
 from repeats import listed, median_run  # noqa: E402
 
 from semantic.database import create_engine  # noqa: E402
@@ -238,6 +245,7 @@ def forget_cube(engine: sa.Engine, cube_id: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--section", choices=("all", "load", "query"), default="all")
     parser.add_argument("--times", type=int, default=30)
     parser.add_argument("--subset", type=int, default=200_000, help="rows for to_sql")
     parser.add_argument("--no-rss-60", action="store_true", help="skip the 2x-time-steps memory run")
@@ -248,35 +256,44 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-semantic-"))
     pg_root = temporary_root("bench-pg-")
     try:
-        print(f"writing cubes in {workdir} ...", flush=True)
-        cube = write_cube(workdir / "bench.zarr", args.times)
-        cube2 = None if args.no_rss_60 else write_cube(workdir / "bench2x.zarr", 2 * args.times)
         with LocalPostgis(root=pg_root) as pg:
             engine = create_engine(pg.dsn)
-            repeat = range(max(1, args.repeat))
-            firsts = []
-            for _ in repeat:
-                if firsts:
-                    forget_cube(engine, "bench")
-                settle(engine)
-                firsts.append(run_loader(cube, pg.dsn, "bench"))
-            replaces = []
-            for _ in repeat:  # the same cube again: a replace
-                settle(engine)
-                replaces.append(run_loader(cube, pg.dsn, "bench"))
-            loader, reload = median_run(firsts), median_run(replaces)
-            peak_rss_mb = max(run["peak_rss_mb"] for run in firsts)
-            settle(engine)
-            double = run_loader(cube2, pg.dsn, "bench2x") if cube2 else None
-            frame = observation_frame(engine, "bench", args.subset)
-            to_sql = median_run([bench_to_sql(engine, frame) for _ in repeat])
-            by_hand = median_run([bench_by_hand(engine, cube, args.subset) for _ in repeat])
-            psql_copy = PsqlCopy(pg, engine, "bench", workdir)
-            copy = median_run([psql_copy.run() for _ in repeat])
+            if args.section in ("all", "load"):
+                bench_load(args, pg, engine, workdir)
+            if args.section in ("all", "query"):
+                semantic_queries.main(pg.dsn, engine, workdir, max(1, args.repeat))
             engine.dispose()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(pg_root, ignore_errors=True)
+    os.sys.stdout.flush()
+
+
+def bench_load(args: argparse.Namespace, pg: LocalPostgis, engine: sa.Engine, workdir: Path) -> None:
+    """The loader section: first loads, replaces, the 2x-time-steps memory run and the baselines."""
+    print(f"writing cubes in {workdir} ...", flush=True)
+    cube = write_cube(workdir / "bench.zarr", args.times)
+    cube2 = None if args.no_rss_60 else write_cube(workdir / "bench2x.zarr", 2 * args.times)
+    repeat = range(max(1, args.repeat))
+    firsts = []
+    for _ in repeat:
+        if firsts:
+            forget_cube(engine, "bench")
+        settle(engine)
+        firsts.append(run_loader(cube, pg.dsn, "bench"))
+    replaces = []
+    for _ in repeat:  # the same cube again: a replace
+        settle(engine)
+        replaces.append(run_loader(cube, pg.dsn, "bench"))
+    loader, reload = median_run(firsts), median_run(replaces)
+    peak_rss_mb = max(run["peak_rss_mb"] for run in firsts)
+    settle(engine)
+    double = run_loader(cube2, pg.dsn, "bench2x") if cube2 else None
+    frame = observation_frame(engine, "bench", args.subset)
+    to_sql = median_run([bench_to_sql(engine, frame) for _ in repeat])
+    by_hand = median_run([bench_by_hand(engine, cube, args.subset) for _ in repeat])
+    psql_copy = PsqlCopy(pg, engine, "bench", workdir)
+    copy = median_run([psql_copy.run() for _ in repeat])
 
     def rate(r: dict) -> float:
         return r["rows"] / r["seconds"]
@@ -316,7 +333,6 @@ def main() -> None:
                 **({f"{2 * args.times} steps": double} if double else {}),
             }
         )
-    os.sys.stdout.flush()
 
 
 def print_breakdown(runs: dict[str, dict]) -> None:

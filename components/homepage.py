@@ -3,7 +3,12 @@
 The seed's page was written by hand and drifted from what actually ran. Here every enabled module's
 `ServiceSpec.homepage` entry becomes a card linking to its gateway route, so enabling or disabling a
 module in the stack YAML changes the swarm and the page together. The page is one self-contained
-HTML file (inline CSS, no scripts) that the gateway serves from a Swarm config.
+HTML file (inline CSS) that the gateway serves from a Swarm config.
+
+Each protected card names the roles that open it (`data-roles`, the route's roles). A small inline
+script asks the gatekeeper who is signed in (`/whoami/`), shows it, and hides the cards the role
+cannot open; without JavaScript, or when nobody is signed in, every card stays listed as before
+(the gateway checks the role anyway, the page only spares people a 403).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 
 from jinja2 import Environment, select_autoescape
 
+from components.catalogue.gatekeeper import WHOAMI_PATH
 from components.service import ServiceSpec
 
 GROUP_ORDER = ("data", "social-media", "identity", "monitoring", "logs", "portainer", "gateway")
@@ -31,6 +37,8 @@ class Card:
     url: str
     status_url: str
     protected: bool
+    roles: tuple[str, ...] = ()
+    """Roles that open the module (empty for a public one)."""
 
 
 def cards_from_specs(specs: Iterable[ServiceSpec]) -> list[Card]:
@@ -50,6 +58,7 @@ def cards_from_specs(specs: Iterable[ServiceSpec]) -> list[Card]:
                 url=f"{route.path}/{entry.link_suffix}",
                 status_url=entry.status_path or f"{route.path}/",
                 protected=route.protected,
+                roles=route.roles,
             )
         )
     order = {group: i for i, group in enumerate(GROUP_ORDER)}
@@ -75,5 +84,5 @@ def render_homepage(cards: Sequence[Card], *, domain: str, title: str = "DeepCub
     for card in cards:
         groups.setdefault(card.group, []).append(card)
     return _ENV.from_string(TEMPLATE.read_text()).render(
-        title=title, domain=domain, cards=cards, groups=list(groups.items())
+        title=title, domain=domain, cards=cards, groups=list(groups.items()), whoami=f"{WHOAMI_PATH}/"
     )

@@ -23,6 +23,7 @@ from typing import Literal
 import pulumi
 import pulumi_docker as docker
 
+from components.oidc import OidcClient
 from components.roles import ADMIN_ONLY, unknown_roles
 
 Mode = Literal["replicated", "global", "job"]
@@ -36,6 +37,8 @@ WORKLOAD_LABEL = "deepcube.workload"
 """Service label: `user` when the service runs code that users write (notebooks, Dask tasks)."""
 ROUTE_ROLES_LABEL = "deepcube.route.roles"
 """Service label: the roles that may open its gateway route, comma-separated, or `public`."""
+OIDC_CLIENT_LABEL = "deepcube.oidc.client"
+"""Service label: the id of the OAuth2 client the module signs its users in with (see components.oidc)."""
 
 _DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 _TAGGED = re.compile(r"^(?P<repo>[^@\s]+):(?P<tag>[\w][\w.-]{0,127})$")
@@ -230,6 +233,9 @@ class ServiceSpec:
     services must share no network with a user workload."""
     workload: Workload | None = None
     """`user` when the service runs user code (see WORKLOAD_LABEL)."""
+    oidc_client: OidcClient | None = None
+    """The module's OpenID Connect client in Hydra (registered by the identity group's job); its
+    secret must be among `secrets` so the module can read it."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -259,6 +265,11 @@ class ServiceSpec:
         keys = [c.key for c in self.configs]
         if len(set(keys)) != len(keys):
             raise SpecError(f"{self.name}: duplicate config keys {keys}")
+        if self.oidc_client is not None:
+            if self.oidc_client.machine:
+                raise SpecError(f"{self.name}: a module signs people in; machine clients are not modules")
+            if self.oidc_client.secret_key not in {s.key for s in self.secrets}:
+                raise SpecError(f"{self.name}: mount the client secret {self.oidc_client.secret_key}")
 
 
 def _nano_cpus(cores: float) -> int:
@@ -419,6 +430,8 @@ def service_labels(spec: ServiceSpec) -> dict[str, str]:
         labels[WORKLOAD_LABEL] = spec.workload
     if spec.route is not None:
         labels[ROUTE_ROLES_LABEL] = ",".join(spec.route.roles) or "public"
+    if spec.oidc_client is not None:
+        labels[OIDC_CLIENT_LABEL] = spec.oidc_client.client_id
     if spec.metrics is not None:
         labels["prometheus.job"] = spec.name
         labels["prometheus.port"] = str(spec.metrics.port)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -21,13 +22,43 @@ from rich.table import Table
 
 from .errors import CubeEngineError
 
-app = typer.Typer(
+
+class _OneLineTyper(typer.Typer):
+    """Usage mistakes (a missing argument, an invalid option value, an unknown command) are bad input
+    like any other: one line on stderr naming the option, exit code 2 (not click's usage panel)."""
+
+    def __call__(self, *args, **kwargs):
+        try:  # typer >= 0.20 ships its own copy of click
+            from typer._click import exceptions as click_errors
+        except ImportError:  # pragma: no cover
+            from click import exceptions as click_errors
+
+        command = typer.main.get_command(self)
+        try:
+            code = command.main(*args, standalone_mode=False, **kwargs)
+        except click_errors.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click_errors.UsageError as exc:
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+            err.print(f"[red]Error:[/red] {exc.format_message()}{where}", highlight=False)
+            sys.exit(2)
+        except typer.Abort:
+            err.print("Aborted.")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = _OneLineTyper(
     add_completion=False,
     no_args_is_help=True,
     help="Build analysis-ready Zarr cubes from EO and weather sources.",
 )
-err = Console(stderr=True)
-out = Console()
+# Format 3 cubes carry consolidated metadata on purpose (one read opens the cube); zarr's notice
+# about it is not something a user can act on, and would break the one-line error contract.
+warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part", category=UserWarning)
+err = Console(stderr=True, soft_wrap=True)  # one message, one line (also when piped)
+out = Console(soft_wrap=True)
 
 Traceback = Annotated[bool, typer.Option("--traceback", help="Show the Python traceback on errors.")]
 
@@ -90,6 +121,9 @@ def schema(traceback: Traceback = False) -> None:
 def _report(result, verb: str) -> None:
     for warning in result.warnings:
         err.print(f"[yellow]Warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    if result.note:
+        out.print(result.note, highlight=False, soft_wrap=True)
+        return
     out.print(
         f"{verb} {result.path}: {result.times} time steps, {result.tasks} chunk tasks in "
         f"{result.seconds:.1f} s",
@@ -121,13 +155,14 @@ def gen(
 @app.command()
 @_boundary
 def append(
-    config: Annotated[Path, typer.Argument(help="Cube config YAML whose time range follows the cube.")],
+    config: Annotated[Path, typer.Argument(help="Cube config YAML (the one the cube was built from).")],
     output: Annotated[str | None, typer.Option("--output", "-o", help="Override output.path.")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
     workers: Annotated[int | None, typer.Option(help="Local threads.")] = None,
     traceback: Traceback = False,
 ) -> None:
-    """Add later time steps to an existing cube (whole time chunks where possible)."""
+    """Add what the sources hold after the cube's last step (up to time.end, if set); the cube is
+    unchanged until the new steps are published. Nothing new: a note, exit code 0."""
     from . import api
     from .config import load_config
 
@@ -213,18 +248,36 @@ def info(
 @_boundary
 def validate(
     cube: Annotated[str, typer.Argument(help="Cube folder or s3:// URL.")],
+    deep: Annotated[
+        bool | None,
+        typer.Option(
+            "--deep/--quick",
+            help="Read and decode every chunk, or check metadata only "
+            "(default: deep when the cube is under CUBE_ENGINE_DEEP_VALIDATE_MB, 512 MiB).",
+        ),
+    ] = None,
     traceback: Traceback = False,
 ) -> None:
-    """Check conventions; print one line per problem and exit 1 if there is any."""
+    """Check conventions (and every chunk's bytes); one line per problem on stdout, exit 1 if any."""
+    from .chunkcheck import DEEP_BY_DEFAULT_MB, check_chunks, stored_megabytes
     from .inspection import open_for_inspection, validate_cube
 
     ds, consolidated = open_for_inspection(cube)
     problems = validate_cube(ds, consolidated)
+    if deep is None:
+        deep = stored_megabytes(cube) <= DEEP_BY_DEFAULT_MB
+    if deep:
+        problems += check_chunks(cube)
     for problem in problems:
         sys.stdout.write(f"{cube}: {problem}\n")
     if problems:
+        many = f"{len(problems)} problems, the first: " if len(problems) > 1 else ""
+        err.print(
+            f"[red]Error:[/red] {cube} is not valid: {many}{problems[0]}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1)
-    out.print(f"{cube}: valid", highlight=False)
+    checked = "every chunk decoded" if deep else "metadata only; --deep decodes every chunk"
+    out.print(f"{cube}: valid ({checked})", highlight=False)
 
 
 @app.command()
@@ -233,14 +286,18 @@ def preview(
     cube: Annotated[str, typer.Argument(help="Cube folder or s3:// URL.")],
     var: Annotated[str, typer.Option("--var", help="Variable to draw.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")],
-    time: Annotated[str | None, typer.Option("--time", help="Time to draw (nearest step).")] = None,
+    time: Annotated[
+        str | None, typer.Option("--time", help="Time to draw (the step whose period holds it).")
+    ] = None,
     traceback: Traceback = False,
 ) -> None:
     """Write a PNG map of one slice with a colour bar and a title."""
     from .api import open_cube
+    from .outputs import check_local_output
     from .preview import render_preview
 
-    path = render_preview(open_cube(cube), var, output, time)
+    check_local_output(output, "--output", folder=False)
+    path = render_preview(open_cube(cube), var, output, time, cube_path=cube)
     out.print(f"Wrote {path}", highlight=False)
 
 
@@ -248,13 +305,32 @@ def preview(
 @_boundary
 def demo_data(
     directory: Annotated[Path, typer.Argument(help="Folder to write the sample inputs and cube.yaml into.")],
+    days: Annotated[int, typer.Option(min=1, help="Days of sample inputs to write.")] = 10,
+    extend: Annotated[
+        int | None,
+        typer.Option(min=1, help="Instead: add this many days after the last one in DIR (for append)."),
+    ] = None,
     traceback: Traceback = False,
 ) -> None:
-    """Write a small, realistic sample input set and DIR/cube.yaml that builds DIR/cube.zarr."""
-    from .demo import write_demo
+    """Write a small, realistic sample input set and DIR/cube.yaml that builds DIR/cube.zarr (its
+    time axis is open-ended: `append` adds the days that `--extend` writes later)."""
+    from .demo import extend_demo, write_demo
+    from .outputs import check_local_output
 
-    path = write_demo(directory)
-    out.print(f"Wrote sample inputs and {path}; next: cube-engine gen {path}", highlight=False)
+    check_local_output(directory, "DIR")
+    if extend is not None:
+        first, last = extend_demo(directory, extend)
+        config = directory / "cube.yaml"
+        out.print(
+            f"Added sample inputs for {first:%Y-%m-%d}..{last:%Y-%m-%d} to {directory}; "
+            f"next: cube-engine append {config}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    path = write_demo(directory, days=days)
+    message = f"Wrote sample inputs and {path}; next: cube-engine gen {path}"
+    out.print(message, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,6 @@ so a user can find the offending key in the YAML without reading a traceback.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from pathlib import Path
@@ -16,6 +15,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .config_errors import format_errors
 from .constants import Aggregation, ChunkPreset, CompressorName, ResamplingMethod, SourceFormat, ZarrFormat
 from .errors import ConfigError
 
@@ -109,21 +109,26 @@ class TimeConfig(_Model):
     """The time axis: period starts from `start` to `end` (inclusive) every `frequency`."""
 
     start: str
-    end: str
+    end: str | None = Field(
+        None,
+        description="Last period start (inclusive). Omit it for an open-ended axis: `gen` ends with the "
+        "period of the latest observation, and `append` adds whatever the sources hold after the cube.",
+    )
     frequency: str = "1D"
     aggregation: Aggregation = "mean"
 
     @model_validator(mode="after")
     def _check(self) -> TimeConfig:
         try:
-            start, end = pd.Timestamp(self.start), pd.Timestamp(self.end)
+            start = pd.Timestamp(self.start)
+            end = pd.Timestamp(self.end) if self.end is not None else None
         except ValueError as exc:
             raise ValueError(f"not a date: {exc}") from None
         try:
             pd.tseries.frequencies.to_offset(self.frequency)
         except ValueError:
             raise ValueError(f"unknown frequency {self.frequency!r} (try '1D', '8D', '1h', 'MS')") from None
-        if end < start:
+        if end is not None and end < start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self
 
@@ -154,9 +159,17 @@ class CubeConfig(_Model):
     sources: list[SourceConfig] = Field(min_length=1)
     grid: GridConfig
     time: TimeConfig | None = Field(None, description="Required unless every source is static.")
-    chunks: ChunkConfig = ChunkConfig(preset="image")
+    chunks: ChunkConfig | ChunkPreset = Field(
+        ChunkConfig(preset="image"), description="A preset name, or a mapping (preset and/or time, y, x)."
+    )
     output: OutputConfig
     workers: int | None = Field(None, ge=1, description="Threads for local runs (default: CPU count).")
+
+    @field_validator("chunks", mode="after")
+    @classmethod
+    def _chunk_preset(cls, value: ChunkConfig | str) -> ChunkConfig:
+        """`chunks: timeseries` is short for `chunks: {preset: timeseries}`."""
+        return ChunkConfig(preset=value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check(self) -> CubeConfig:
@@ -178,55 +191,15 @@ def config_schema() -> dict[str, Any]:
     return CubeConfig.model_json_schema()
 
 
-def _dotted(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "<root>"
-
-
-def _model_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """Walk the model tree along `loc` to find the model that owns the last key (for suggestions)."""
-    model: Any = CubeConfig
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return None
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        candidates = [annotation, *args]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if model is None:
-            return None
-    return model
-
-
-def _format_error(error: dict[str, Any]) -> ConfigError:
-    loc = tuple(error["loc"])
-    if error["type"] == "extra_forbidden":
-        key = str(loc[-1])
-        model = _model_for(loc)
-        hint = ""
-        if model is not None:
-            close = difflib.get_close_matches(key, list(model.model_fields), n=1)
-            if close:
-                hint = f" (did you mean {close[0]!r}?)"
-        return ConfigError(f"unknown key {key!r}{hint}", _dotted(loc))
-    message = error["msg"]
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    if error["type"] == "missing":
-        message = "missing required key"
-    return ConfigError(message[0].lower() + message[1:] if message else message, _dotted(loc))
-
-
 def parse_config(data: Any, base_dir: Path | None = None) -> CubeConfig:
     """Validate a plain mapping; relative local paths are resolved against `base_dir`."""
     if not isinstance(data, dict):
-        raise ConfigError(f"expected a mapping at the top level, found {type(data).__name__}")
+        found = "nothing (the file is empty)" if data is None else f"a {type(data).__name__}"
+        raise ConfigError(f"expected a mapping with sources, grid, time and output, found {found}")
     try:
         config = CubeConfig.model_validate(data)
     except ValidationError as exc:
-        raise _format_error(exc.errors()[0]) from None
+        raise format_errors(exc.errors(), CubeConfig) from None
     if base_dir is not None:
         config = resolve_paths(config, base_dir)
     return config
@@ -253,6 +226,8 @@ def load_config(path: str | Path, output: str | None = None) -> CubeConfig:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text file") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -261,7 +236,10 @@ def load_config(path: str | Path, output: str | None = None) -> CubeConfig:
         raise ConfigError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", str(path)) from None
     if isinstance(data, dict) and output is not None:
         data = {**data, "output": {**(data.get("output") or {}), "path": output}}
-    config = parse_config(data, base_dir=path.parent.resolve())
+    try:
+        config = parse_config(data, base_dir=path.parent.resolve())
+    except ConfigError as exc:
+        raise ConfigError(f"{str(exc).removeprefix('Invalid configuration: ')} (in {path})") from None
     if output is not None and "://" not in output:
         config = config.model_copy(
             update={"output": config.output.model_copy(update={"path": str(Path(output).resolve())})}

@@ -10,12 +10,14 @@ The benchmark uses the same generator with a 10° region and 30 or 120 days.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
+
+from .errors import CubeEngineError
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,9 @@ def _write_nc(
 
 
 def write_sample(root: str | Path, spec: SampleSpec = DEMO, seed: int = 0) -> dict:
-    """Write the sample inputs under `root`; returns {product: [files]}."""
+    """Write the sample inputs under `root`; returns {product: [files]}. Each day's values depend
+    on (seed, day) only, so days written later (`extend_demo`) continue the same series."""
     root = Path(root)
-    rng = np.random.default_rng(seed)
     days = pd.date_range(spec.start, periods=spec.days, freq="D")
     s = spec.size
     written: dict[str, list[str]] = {"meteo": [], "lst": [], "s2": []}
@@ -127,6 +129,7 @@ def write_sample(root: str | Path, spec: SampleSpec = DEMO, seed: int = 0) -> di
     grid3 = np.meshgrid(lon3, lat3)
     terrain1 = _smooth_noise(np.random.default_rng(1), grid1[0].shape)
     for day in days:
+        rng = np.random.default_rng([seed, day.toordinal()])
         season = np.sin(2 * np.pi * (day.dayofyear - 100) / 365)
         lon, lat = grid1
         t2m = 288 + 8 * season - 0.7 * (lat - spec.lat0) + 3 * terrain1 + 0.3 * rng.standard_normal(lon.shape)
@@ -257,8 +260,10 @@ def sample_config(
     chunks: dict | None = None,
     title: str = "DeepCube demo cube",
     statics: bool | None = None,
+    open_ended: bool = False,
 ) -> dict:
-    """The cube config (as a plain mapping, paths relative to the sample root)."""
+    """The cube config (as a plain mapping, paths relative to the sample root); `open_ended`
+    leaves out `time.end`, so the axis ends with the latest input and `append` adds later days."""
     days = pd.date_range(spec.start, periods=spec.days, freq="D")
     sources = [
         {
@@ -319,7 +324,7 @@ def sample_config(
         "grid": {"crs": "EPSG:4326", "bbox": list(spec.bbox), "resolution": 0.01},
         "time": {
             "start": f"{days[0]:%Y-%m-%d}",
-            "end": f"{days[-1]:%Y-%m-%d}",
+            **({} if open_ended else {"end": f"{days[-1]:%Y-%m-%d}"}),
             "frequency": "1D",
             "aggregation": "mean",
         },
@@ -328,11 +333,30 @@ def sample_config(
     }
 
 
-def write_demo(root: str | Path, spec: SampleSpec = DEMO) -> Path:
-    """`cube-engine demo-data DIR`: sample inputs plus `DIR/cube.yaml` (output `DIR/cube.zarr`)."""
+def write_demo(root: str | Path, spec: SampleSpec = DEMO, days: int | None = None) -> Path:
+    """`cube-engine demo-data DIR`: sample inputs plus `DIR/cube.yaml` (output `DIR/cube.zarr`,
+    open-ended time axis)."""
     root = Path(root)
+    spec = spec if days is None else replace(spec, days=days)
     root.mkdir(parents=True, exist_ok=True)
     write_sample(root, spec)
     path = root / "cube.yaml"
-    path.write_text(yaml.safe_dump(sample_config(spec), sort_keys=False))
+    path.write_text(yaml.safe_dump(sample_config(spec, open_ended=True), sort_keys=False))
     return path
+
+
+def extend_demo(root: str | Path, days: int, spec: SampleSpec = DEMO) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """`cube-engine demo-data DIR --extend N`: N more days of inputs after the last day in DIR, as
+    new files arrive in an archive; returns the first and last new day."""
+    root = Path(root)
+    existing = sorted((root / "meteo").glob("meteo_*.nc"))
+    if not existing or not (root / "cube.yaml").exists():
+        raise CubeEngineError(
+            f"DIR: no sample inputs in {root} to extend (write them with `cube-engine demo-data {root}`)"
+        )
+    try:
+        first = pd.Timestamp(existing[-1].stem.split("_", 1)[1]) + pd.Timedelta(days=1)
+    except ValueError:
+        raise CubeEngineError(f"DIR: {existing[-1]} is not a sample file (meteo_YYYYMMDD.nc)") from None
+    write_sample(root, replace(spec, start=f"{first:%Y-%m-%d}", days=days, statics=False))
+    return first, first + pd.Timedelta(days=days - 1)

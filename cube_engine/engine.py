@@ -12,13 +12,10 @@ runs on a local thread pool or on a Dask distributed cluster.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import functools
 import itertools
 import os
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -33,9 +30,11 @@ from .config import CubeConfig
 from .constants import CHUNK_PRESETS
 from .errors import ConfigError, GridError, SourceError, TimeAxisError
 from .grid import Grid
+from .memory import reuse_heap_memory
 from .plan import SourcePlan, plan_source
-from .sources import SourceInfo, discover, read
-from .timeaxis import aggregate, assign_periods, period_bounds, period_starts
+from .sources import SourceInfo, read
+from .steps import discover_all, gen_starts
+from .timeaxis import aggregate, assign_periods, period_bounds
 from .writer import ChunkShape, OutputVariable, chunk_writer, output_array
 
 Progress = Callable[[int, int], None]
@@ -73,6 +72,7 @@ class CubeJob:
     array_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     keep_before: int = 0  # append: periods below this index already exist in the cube
     compute_from: int = 0  # append: first period index to compute
+    read_path: str = ""  # append: the published cube, whose kept steps are read (store_path: staging)
 
     @property
     def storage_options(self) -> dict[str, Any]:
@@ -187,20 +187,26 @@ def _variable_attrs(info: SourceInfo, name: str) -> dict[str, Any]:
     return attrs
 
 
-def prepare(config: CubeConfig, starts: pd.DatetimeIndex | None = None, period_offset: int = 0) -> CubeJob:
+def prepare(
+    config: CubeConfig,
+    starts: pd.DatetimeIndex | None = None,
+    period_offset: int = 0,
+    discovered: list[SourceInfo] | None = None,
+) -> CubeJob:
     """Discover and plan every source; raises on any bad input before anything is written.
 
     `starts` (append) overrides the configured period starts; their indices in the cube begin at
-    `period_offset`."""
+    `period_offset`. `discovered`: the sources, when the caller has discovered them already."""
     grid = target_grid(config)
+    discovered = discover_all(config) if discovered is None else discovered
     if config.time is not None and any(not s.static for s in config.sources):
-        starts = period_starts(config.time) if starts is None else starts
+        starts = gen_starts(config.time, discovered) if starts is None else starts
         bounds = period_bounds(starts, config.time.frequency)
     else:
         starts, bounds = None, None
     infos, plans, obs_period, warnings = [], [], [], []
     for index, source in enumerate(config.sources):
-        info = discover(source, index)
+        info = discovered[index]
         try:
             plan = plan_source(info.grid, grid)
         except GridError as exc:
@@ -234,7 +240,8 @@ def prepare(config: CubeConfig, starts: pd.DatetimeIndex | None = None, period_o
     timed = [i for i, s in enumerate(infos) if not s.static]
     if timed and not any((obs_period[i] >= 0).any() for i in timed):
         raise TimeAxisError(
-            f"time: no observation of any source falls between {config.time.start} and {config.time.end}"
+            f"time: no observation of any source falls between {config.time.start} and "
+            f"{config.time.end or starts[-1].date()}"
         )
     variables = [
         OutputVariable(v.output_name, info.static, _variable_attrs(info, v.output_name))
@@ -354,7 +361,7 @@ def write_tile(job: CubeJob, band: Band, tile: tuple[slice, slice, tuple[slice, 
     out = plan.resample_window(band.data[..., ys, xs], band.method, rows, cols, window)
     if task.t0 is not None and job.keep_before > task.t0:
         # Append into a partial time chunk: keep the cube's existing steps bit for bit.
-        array = output_array(job.store_path, job.storage_options, name, job.array_shapes.get(name))
+        array = output_array(job.read_path or job.store_path, job.storage_options, name)
         keep = job.keep_before - task.t0
         out[:keep] = array[task.t0 : job.keep_before, rows, cols]
     _write(job, name, task, rows, cols, out)
@@ -409,43 +416,10 @@ def execute(
         _execute_distributed(job, tasks, scheduler, progress)
         return
     workers = workers or job.config.workers or os.cpu_count() or 1
-    with _reuse_heap_memory():
+    with reuse_heap_memory():
         _execute_threads(job, tasks, workers, progress, ready)
     if ready is not None:
         ready.result()  # also when there was nothing to write
-
-
-# glibc mallopt parameters and their defaults
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
-_MALLOC_DEFAULTS = ((_M_TRIM_THRESHOLD, 128 * 1024), (_M_TOP_PAD, 128 * 1024), (_M_MMAP_MAX, 65536))
-
-
-@contextlib.contextmanager
-def _reuse_heap_memory():
-    """While the pipeline runs, keep freed memory in glibc's heap instead of unmapping it. Every band,
-    read buffer and chunk temporary is MiBs: by default glibc serves those with mmap (or trims the
-    heap after them), so each one is page-faulted in and zeroed by the kernel again (~0.7 s of
-    system time per 30-day bench run, ~0.5 s of wall time). Peak RSS is unchanged: the same bytes
-    are reused. glibc's defaults are restored afterwards (its dynamic mmap threshold stays off) and
-    the unused heap is released. `CUBE_ENGINE_MALLOC_TUNING=0` disables this; a no-op off glibc."""
-    libc = None
-    if sys.platform.startswith("linux") and os.environ.get("CUBE_ENGINE_MALLOC_TUNING", "1") != "0":
-        with contextlib.suppress(OSError, AttributeError):
-            found = ctypes.CDLL(None)
-            found.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-            found.malloc_trim.argtypes = [ctypes.c_size_t]
-            libc = found
-    if libc is not None:
-        libc.mallopt(_M_MMAP_MAX, 0)
-        libc.mallopt(_M_TRIM_THRESHOLD, 2**30)
-        libc.mallopt(_M_TOP_PAD, 64 * 2**20)
-    try:
-        yield
-    finally:
-        if libc is not None:
-            for param, value in _MALLOC_DEFAULTS:
-                libc.mallopt(param, value)
-            libc.malloc_trim(0)
 
 
 def _execute_threads(

@@ -13,7 +13,8 @@ import xarray as xr
 from pydantic import BaseModel
 
 from .constants import CONVENTIONS, CRS_VAR, GEOGRAPHIC_DIMS, PROJECTED_DIMS, TIME_DIM
-from .storage import filesystem, is_remote
+from .errors import StoreError
+from .storage import filesystem, is_remote, normalise_options
 
 
 class VariableSummary(BaseModel):
@@ -181,22 +182,18 @@ def validate_cube(ds: xr.Dataset, consolidated: bool = True) -> list[str]:
 
 
 def open_for_inspection(path: str, storage_options: dict | None = None) -> tuple[xr.Dataset, bool]:
-    """Open with consolidated metadata if present (and say whether it was). On object storage a
-    journal left by a killed writer is rolled back first."""
-    from .journal import recover
-    from .storage import normalise_options
+    """Open with consolidated metadata if present (and say whether it was). What a killed writer
+    left is recovered first (`publish.recover`)."""
+    from .api import open_cube
 
-    recover(path, storage_options)
-
+    try:
+        return open_cube(path, storage_options), True
+    except StoreError:
+        pass
     kwargs: dict[str, Any] = (
         {"storage_options": normalise_options(path, storage_options)} if is_remote(path) else {}
     )
     try:
-        return xr.open_zarr(path, consolidated=True, **kwargs), True
+        return xr.open_zarr(path, consolidated=False, **kwargs), False
     except Exception:
-        from .api import open_cube
-
-        try:
-            return xr.open_zarr(path, consolidated=False, **kwargs), False
-        except Exception:
-            return open_cube(path, storage_options), True
+        return open_cube(path, storage_options), True  # raises the consolidated open's error

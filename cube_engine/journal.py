@@ -15,6 +15,10 @@ touched: the journal is simply dropped) or an `active` one, which the next `gen`
 `validate` or open of the target rolls back before anything else: objects the run created are
 deleted, objects it replaced or deleted are copied back from their backups. Rollback is idempotent
 (a rollback killed half-way is finished by the next one) because the backups are removed last.
+
+`append` does not use this journal: it stages its objects under the same `<target>.txn/<id>/`
+prefix and publishes them after a commit point (`overlay.StagedAppend`); `recover` rolls such a
+journal forward when it was committed and drops it otherwise.
 """
 
 from __future__ import annotations
@@ -72,21 +76,23 @@ class Entry:
         return cls(action, data.get("key", ""))
 
 
-def _strip(path: str) -> str:
+def object_path(path: str) -> str:
+    """`bucket/key` of an object-store URL (what fsspec methods take); a local path unchanged."""
     return path.split("://", 1)[1].rstrip("/") if "://" in path else path.rstrip("/")
 
 
-def _journal_root(target: str) -> str:
-    return f"{_strip(target)}.txn"
+def journal_root(target: str) -> str:
+    """The prefix beside the cube holding its journals (and staged appends)."""
+    return f"{object_path(target)}.txn"
 
 
 def _lock_path(target: str) -> str:
-    return f"{_strip(target)}.lock"
+    return f"{object_path(target)}.lock"
 
 
 def existing_keys(fs, target: str) -> list[str]:
     """Keys (relative to the target) of every object of the cube at `target`."""
-    root = _strip(target)
+    root = object_path(target)
     fs.invalidate_cache()
     if not fs.exists(root):
         return []
@@ -101,7 +107,7 @@ class Transaction:
         self.fs = filesystem(self.target, storage_options)
         self.kind = kind
         self.id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        self.root = f"{_journal_root(self.target)}/{self.id}"
+        self.root = f"{journal_root(self.target)}/{self.id}"
         self.entries: list[Entry] = []
 
     # -- writer ---------------------------------------------------------------------------------------
@@ -121,7 +127,7 @@ class Transaction:
         """Write the manifest, back up every REPLACE key that exists, then mark the journal active."""
         self.entries = list(entries)
         self._write_manifest(State.PREPARED)
-        base = _strip(self.target)
+        base = object_path(self.target)
         for entry in self.entries:
             if entry.action is Action.REPLACE:
                 src = f"{base}/{entry.key}"
@@ -149,7 +155,7 @@ def rollback_journal(fs, target: str, root: str) -> None:
         manifest = None  # committed (manifest gone) or never started: only leftovers to drop
     if manifest is not None and manifest.get("state") == State.ACTIVE.value:
         entries = [Entry.from_json(e) for e in manifest["entries"]]
-        base = _strip(target)
+        base = object_path(target)
         replaced = {e.key for e in entries if e.action is Action.REPLACE}
         doomed = [f"{base}/{e.key}" for e in entries if e.action is Action.CREATE]
         if any(e.action is Action.CREATE_ALL for e in entries):
@@ -212,15 +218,18 @@ def recover(target: str, storage_options: dict[str, Any] | None = None) -> bool:
     info = _read_lock(fs, lock)
     if info is not None and not _lock_is_stale(info):
         return False
-    root = _journal_root(target)
+    root = journal_root(target)
     fs.invalidate_cache()
     if not fs.exists(root):
         if info is not None:
             fs.rm_file(lock)
         return False
     journals = sorted({p[len(root) + 1 :].split("/", 1)[0] for p in fs.find(root)}, reverse=True)
+    from .overlay import finish_remote  # staged appends: committed ones are rolled forward
+
     for journal in journals:
-        rollback_journal(fs, target, f"{root}/{journal}")
+        if not finish_remote(fs, target, f"{root}/{journal}"):
+            rollback_journal(fs, target, f"{root}/{journal}")
     with contextlib.suppress(FileNotFoundError):
         fs.rm(root, recursive=True)
     if info is not None:

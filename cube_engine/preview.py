@@ -1,7 +1,15 @@
-"""`preview`: a map image of one slice with a colour bar and a title (matplotlib, no display)."""
+"""`preview`: a map image of one slice with a colour bar and a title (matplotlib, no display).
+
+A time outside the cube is an error naming the cube's range (a "nearest" step decades away would
+be a silently wrong picture); a damaged chunk is an error naming it; the PNG appears complete or
+not at all (written beside its name, then renamed).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +18,55 @@ import xarray as xr
 
 from .constants import TIME_DIM
 from .errors import CubeEngineError
+from .outputs import make_parents, remove_if_empty
+
+
+def _label(ts: pd.Timestamp) -> str:
+    return str(ts.date()) if ts == ts.normalize() else ts.isoformat()
+
+
+def select_time(da: xr.DataArray, time: str | None) -> xr.DataArray:
+    """The step whose period holds `time` (the first step when None); an error outside the cube."""
+    if time is None:
+        return da.isel({TIME_DIM: 0})
+    try:
+        wanted = pd.Timestamp(time)
+    except ValueError as exc:
+        raise CubeEngineError(f"--time: not a date: {time!r} ({exc})") from None
+    times = pd.DatetimeIndex(da[TIME_DIM].values)
+    step = times[-1] - times[-2] if len(times) > 1 else pd.Timedelta(days=1)
+    if not times[0] <= wanted < times[-1] + step:
+        raise CubeEngineError(
+            f"--time: {time} is outside the cube's time range {_label(times[0])}..{_label(times[-1])}"
+        )
+    index = int(np.searchsorted(times.values, wanted.to_datetime64(), side="right")) - 1
+    return da.isel({TIME_DIM: index})
+
+
+def _values(da: xr.DataArray, var: str, cube_path: str | None) -> np.ndarray:
+    try:
+        return da.values
+    except Exception:
+        if cube_path is None:
+            raise
+        from .chunkcheck import check_chunks
+
+        found = check_chunks(cube_path, names=[var], first_only=True)
+        if not found:
+            raise
+        raise CubeEngineError(
+            f"{cube_path}: {found[0]} (`cube-engine validate --deep` lists every damaged chunk)"
+        ) from None
 
 
 def render_preview(
-    ds: xr.Dataset, var: str, output: str | Path, time: str | None = None, cmap: str = "viridis"
+    ds: xr.Dataset,
+    var: str,
+    output: str | Path,
+    time: str | None = None,
+    cmap: str = "viridis",
+    *,
+    cube_path: str | None = None,
 ) -> Path:
     import matplotlib
 
@@ -27,16 +80,10 @@ def render_preview(
     da = ds[var]
     label = ""
     if TIME_DIM in da.dims:
-        if time is None:
-            da = da.isel({TIME_DIM: 0})
-        else:
-            try:
-                da = da.sel({TIME_DIM: pd.Timestamp(time)}, method="nearest")
-            except (ValueError, KeyError) as exc:
-                raise CubeEngineError(f"--time: cannot select {time!r}: {exc}") from None
+        da = select_time(da, time)
         label = f" — {np.datetime_as_string(da[TIME_DIM].values, unit='D')}"
     ydim, xdim = da.dims[-2:]
-    data = da.values
+    data = _values(da, var, cube_path)
     x, y = ds[xdim].values, ds[ydim].values
     dx = (x[1] - x[0]) if x.size > 1 else 1
     dy = (y[1] - y[0]) if y.size > 1 else -1
@@ -51,7 +98,20 @@ def render_preview(
     ax.set_xlabel(xdim)
     ax.set_ylabel(ydim)
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(output, bbox_inches="tight")
-    plt.close(fig)
+    created = make_parents(output.parent)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".png")
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
+    try:
+        fig.savefig(tmp, bbox_inches="tight", format="png")
+        os.replace(tmp, output)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        remove_if_empty(created)
+        raise
+    finally:
+        plt.close(fig)
     return output

@@ -3,7 +3,8 @@
 Local: the cube is written into a staging folder beside the target, then published with one
 rename; replacing an existing cube uses Linux's renameat2(RENAME_EXCHANGE), which swaps the two
 folders atomically, so at every instant the target path holds a complete cube (old, then new).
-A killed run leaves only a `*.staging-<pid>-*` folder, removed by the next run.
+A killed run leaves only a `*.staging-<pid>-*` folder (and its lock file), removed by the next run
+or reader. `append` publishes differently (`overlay.StagedAppend`).
 Object storage has no rename: the cube is written in place inside a rollback-journal transaction
 (`journal.Transaction`): the previous cube's objects are copied aside first, and an error — or the
 next run, `info`, `validate` or open after a kill — restores them exactly. While an overwrite runs,
@@ -25,6 +26,9 @@ from typing import Any
 
 from .errors import StoreError
 from .journal import Action, Entry, Transaction, existing_keys, pid_alive, remote_lock
+from .journal import recover as journal_recover
+from .outputs import make_parents, remove_if_empty
+from .overlay import local_leftovers, recover_local
 from .storage import filesystem, is_remote
 
 _RENAME_EXCHANGE = 2
@@ -53,26 +57,95 @@ def remove_stale_staging(target: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def lock_path(target: str | Path) -> Path:
+    path = Path(target)
+    return path.with_name(path.name + ".lock")
+
+
+@contextlib.contextmanager
+def _flock(lock: Path) -> Iterator[bool]:
+    """Hold an exclusive flock on `lock` without waiting; yields whether it was obtained.
+
+    The holder deletes the file before releasing it, so no lock file outlives a run (a killed run
+    leaves one, whose flock the kernel has released). A file deleted by its previous holder between
+    our open and our flock is detected (the path no longer names our inode) and opened again."""
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            yield False
+            return
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
+
+
+def _clean_local(target: Path) -> None:
+    """With the lock held: finish or drop what killed runs left beside the cube."""
+    recover_local(str(target))
+    remove_stale_staging(target)
+
+
 @contextlib.contextmanager
 def target_lock(target: str, storage_options: dict[str, Any] | None = None) -> Iterator[None]:
     """One writer per cube: an flock on `<target>.lock` locally, the lock object `<target>.lock` on
-    object storage (which first rolls back what a killed writer left)."""
+    object storage. Taking it first recovers what a killed writer left (rolls a committed append
+    forward, drops staging areas and rollback journals). Folders created for the lock are removed
+    again when the run leaves nothing in them."""
     if is_remote(target):
         with remote_lock(target, storage_options):
             yield
         return
     path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.with_name(path.name + ".lock")
-    with open(lock, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreError(f"{target} is being written by another process ({lock} is locked)") from None
-        try:
+    created = make_parents(path.parent)
+    try:
+        with _flock(lock_path(path)) as held:
+            if not held:
+                lock = lock_path(path)
+                raise StoreError(f"{target} is being written by another process ({lock} is locked)")
+            _clean_local(path)
             yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        remove_if_empty(created)
+
+
+def recover(target: str, storage_options: dict[str, Any] | None = None) -> None:
+    """What readers (`info`, `validate`, `preview`, open) do first: complete or drop what a killed
+    writer left, unless a live writer holds the cube. Locally this touches nothing when there is
+    nothing to recover, and gives up silently where it may not write (a read-only mount)."""
+    if is_remote(target):
+        journal_recover(target, storage_options)
+        return
+    path = Path(target)
+    lock = lock_path(path)
+    if not (lock.exists() or local_leftovers(target) or list(path.parent.glob(f"{path.name}.staging-*"))):
+        return
+    with contextlib.suppress(OSError), _flock(lock) as held:
+        if held:
+            _clean_local(path)
+
+
+CUBE_MARKERS = frozenset({".zgroup", "zarr.json"})
+
+
+def _not_a_cube(target: str) -> str:
+    """Replacing is for cubes: a mistyped output path must never swap away someone's folder."""
+    return (
+        f"output.path: {target} exists and is not a Zarr cube (no .zgroup or zarr.json); "
+        "refusing to replace it"
+    )
 
 
 class Staging:
@@ -96,6 +169,8 @@ class Staging:
             old = existing_keys(fs, self.target)
             if old and not self.overwrite:
                 raise StoreError(f"{self.target} exists and output.overwrite is false")
+            if old and not CUBE_MARKERS & set(old):
+                raise StoreError(_not_a_cube(self.target))
             self.transaction = Transaction(self.target, self.storage_options, "gen")
             self.transaction.begin([*(Entry(Action.REPLACE, k) for k in old), Entry(Action.CREATE_ALL)])
             if old:
@@ -107,6 +182,8 @@ class Staging:
         remove_stale_staging(target)
         if target.exists() and not self.overwrite:
             raise StoreError(f"{self.target} exists and output.overwrite is false")
+        if target.is_dir() and any(target.iterdir()) and not any((target / m).exists() for m in CUBE_MARKERS):
+            raise StoreError(_not_a_cube(self.target))
         return self.path
 
     def commit(self) -> None:

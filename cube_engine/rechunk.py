@@ -17,6 +17,7 @@ from .constants import CHUNK_PRESETS, CRS_VAR, TIME_DIM
 from .engine import Progress
 from .errors import CubeEngineError
 from .grid import Grid
+from .outputs import check_output, store_errors
 from .publish import Staging, target_lock
 from .writer import (
     ChunkShape,
@@ -50,6 +51,7 @@ def rechunk(
     if output.rstrip("/") == source.rstrip("/"):
         raise CubeEngineError("--output: must differ from the input cube")
     ds = open_cube(source, storage_options)
+    check_output(output, output_storage_options, "--output")
     grid: Grid = cube_grid(ds)
     times = pd.DatetimeIndex(ds[TIME_DIM].values) if TIME_DIM in ds.dims else None
     base = dict(CHUNK_PRESETS[preset or "image"])
@@ -74,7 +76,10 @@ def rechunk(
     )
     src_store = zarr_store(source, storage_options, read_only=True)
     src_group = zarr.open_group(src_store, mode="r")
-    with target_lock(output, output_storage_options):
+    with (
+        store_errors(output, output_storage_options, "--output"),
+        target_lock(output, output_storage_options),
+    ):
         staging = Staging(output, output_storage_options)
         path = staging.begin()
         try:

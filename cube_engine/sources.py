@@ -442,7 +442,15 @@ def read(
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Decoded float32 values (n_steps, wy, wx) of one variable, one file, one pixel window
-    (written into `out`, a float32 array of that shape, when given)."""
+    (written into `out`, a float32 array of that shape, when given). A file that fails here (its
+    header was readable at discovery, its data is not) is reported naming the source and file."""
+    try:
+        return _read(info, name, file_index, steps, window, out)
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        raise SourceError(f"{info.what}: cannot read {info.files[file_index]}: {exc}") from None
+
+
+def _read(info, name, file_index, steps, window, out):
     var = info.variables[name]
     path = info.files[file_index]
     ys, xs = window

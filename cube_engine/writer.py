@@ -18,6 +18,7 @@ import zarr
 
 from . import __version__
 from .constants import CONVENTIONS, CRS_VAR, TIME_DIM, TIME_UNITS
+from .errors import StoreError
 from .grid import Grid, crs_cf_attrs
 from .storage import is_remote, normalise_options
 
@@ -264,13 +265,16 @@ class ChunkWriter:
             data = full
         raw = np.ascontiguousarray(data, dtype=self.dtype)
         payload = self.codec.encode(raw) if self.codec is not None else raw.tobytes()
-        if self.remote:
-            self.fs.pipe_file(key, bytes(payload))
-            return
-        tmp = f"{key}.{os.getpid()}.{threading.get_ident()}.partial"
-        with open(tmp, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, key)
+        try:
+            if self.remote:
+                self.fs.pipe_file(key, bytes(payload))
+                return
+            tmp = f"{key}.{os.getpid()}.{threading.get_ident()}.partial"
+            with open(tmp, "wb") as handle:
+                handle.write(payload)
+            os.replace(tmp, key)
+        except OSError as exc:  # disk full, permissions; object-store errors surface as OSError too
+            raise StoreError(f"cannot write chunk {key}: {exc.strerror or exc}") from None
 
 
 _WRITERS: dict[tuple, ChunkWriter] = {}

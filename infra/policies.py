@@ -27,6 +27,7 @@ from infra.invariants.access import (
 )
 from infra.invariants.names import dns_names_match_sites
 from infra.invariants.node_paths import docker_paths_match_nodes
+from infra.invariants.oidc import oidc_clients
 from infra.invariants.placement import host_ports_on_public_nodes, volumes_on_one_node
 from infra.invariants.storage import storage_wiring
 from infra.manifest import UNKNOWN, Manifest, ResourceRecord, is_secret
@@ -421,6 +422,7 @@ STACK_POLICIES: dict[str, StackPolicy] = {
     "protected-routes-have-roles": protected_routes_have_roles,
     "user-workloads-isolated": user_workloads_isolated,
     "configs-hold-no-credentials": configs_hold_no_credentials,
+    "oidc-clients": oidc_clients,
     "no-public-admin-ports-union": no_public_admin_ports_union,
 }
 

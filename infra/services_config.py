@@ -186,6 +186,10 @@ class DataConfig(_Module):
     semantic_image: Image | None = None
     postgis_image: Image = "postgis/postgis:16-3.4"
     ontop_image: Image = "ontop/ontop:5.4.0"
+    hub_proxy_image: Image = Field(
+        default="quay.io/jupyterhub/configurable-http-proxy:4.6.2",
+        description="JupyterHub's proxy (configurable-http-proxy), run as its own service.",
+    )
     sextant_image: Image | None = Field(
         default=None, description="Sextant web image (set it to enable Sextant)."
     )

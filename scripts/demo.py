@@ -60,15 +60,12 @@ def main() -> None:
         console.print(f"[dim]DEEPCUBE_DSN=postgresql://{db.user}:***@127.0.0.1:{db.port}/{db.database}[/dim]")
         run("Load the cube into PostGIS (one transaction, binary COPY)", semantic, "load", str(cube),
             "--cube-id", "demo", env=env)
-        # `semantic query` materialises the whole graph in memory (production queries go to Ontop),
-        # so the local GeoSPARQL answer uses a small area of interest of the same cube.
-        run("Load an area of interest of it: two variables and the static layers", semantic, "load",
-            str(cube), "--cube-id", "demo_aoi", "--bbox", "10.5,45.5,11.0,46.0", "--variables",
-            "aerosol_optical_depth,air_temperature_2m,elevation,land_cover", env=env)
         run("Write the ontology, R2RML mapping, ontop.properties and example queries", semantic,
-            "mapping", "demo_aoi", "-o", str(mapping), env=env)
+            "mapping", "demo", "-o", str(mapping), env=env)
+        # Answered locally over the whole cube: only the cells, days and variable it asks about
+        # are materialised.
         run("Answer a GeoSPARQL query (bbox + time + threshold)", semantic, "query",
-            str(mapping / "queries" / "01_bbox_time_threshold.rq"), "--cube-id", "demo_aoi", env=env)
+            str(mapping / "queries" / "01_bbox_time_threshold.rq"), "--cube-id", "demo", env=env)
 
     run("Offline plan of the ovh stack (no cloud, no Pulumi CLI)", str(BIN / "python"), "-m", "infra.plan",
         "ovh")

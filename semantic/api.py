@@ -10,9 +10,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from semantic import schema
-from semantic.database import connect, create_engine, resolve_dsn, sqlalchemy_url
-from semantic.loader import load_cube
+from semantic import dtypes, schema
+from semantic.database import connect, resolve_dsn, sqlalchemy_url
+from semantic.errors import QueryError
 from semantic.registry import CubeInfo, cube_info
 
 
@@ -22,8 +22,21 @@ def init(dsn: str | None) -> bool:
         return schema.ensure_schema(conn)
 
 
-load = load_cube
-"""Load a cube (folder or s3://) in one transaction; the loader's own function, re-exported here."""
+def load(
+    uri: str,
+    dsn: str | None,
+    *,
+    cube_id: str | None = None,
+    variables: list[str] | None = None,
+    time: str | None = None,
+    bbox: str | None = None,
+    progress=None,
+):
+    """Load a cube (folder or s3://) in one transaction: `semantic.loader.load_cube`, imported on use
+    (it brings xarray and Zarr, which answering a query does not need). Returns its LoadReport."""
+    from semantic.loader import load_cube
+
+    return load_cube(uri, dsn, cube_id=cube_id, variables=variables, time=time, bbox=bbox, progress=progress)
 
 
 def describe(cube_id: str, dsn: str | None) -> CubeInfo:
@@ -32,8 +45,21 @@ def describe(cube_id: str, dsn: str | None) -> CubeInfo:
         return cube_info(conn, cube_id)
 
 
-def _sample_means(conn: sa.Connection, info: CubeInfo) -> dict[str, float]:
-    """Mean of each variable over the first 10k rows: a cheap, plausible threshold for examples."""
+def _area_cells(info: CubeInfo) -> tuple[str, dict[str, float]]:
+    """SQL selecting the cell ids in the examples' area of interest, and its parameters."""
+    from semantic.queries import area_of_interest
+
+    west, south, east, north = area_of_interest(info)
+    sql = (
+        f'SELECT cell_id FROM {schema.SCHEMA}."{info.cells_table}" '
+        "WHERE geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
+    )
+    return sql, {"w": west, "s": south, "e": east, "n": north}
+
+
+def _typical_values(conn: sa.Connection, info: CubeInfo) -> dict[str, float]:
+    """Mean of each variable over the examples' area of interest: thresholds that split their answers."""
+    cells, params = _area_cells(info)
     means: dict[str, float] = {}
     for table, variables in (
         (info.observations_table, info.variables),
@@ -42,57 +68,144 @@ def _sample_means(conn: sa.Connection, info: CubeInfo) -> dict[str, float]:
         if not variables:
             continue
         columns = ", ".join(f'avg("{v.column}"::float8)' for v in variables)
-        sample = f'SELECT * FROM {schema.SCHEMA}."{table}" LIMIT 10000'
-        row = conn.execute(sa.text(f"SELECT {columns} FROM ({sample}) AS s")).one()
+        row = conn.execute(
+            sa.text(f'SELECT {columns} FROM {schema.SCHEMA}."{table}" WHERE cell_id IN ({cells})'), params
+        ).one()
         means |= {v.column: float(m) for v, m in zip(variables, row, strict=True) if m is not None}
     return means
 
 
+def _frequent_classes(conn: sa.Connection, info: CubeInfo) -> dict[str, int]:
+    """The most frequent value of each integer static layer in the examples' area of interest."""
+    cells, params = _area_cells(info)
+    classes: dict[str, int] = {}
+    for v in info.static_variables:
+        if dtypes.by_sql(v.sql_type) not in dtypes.INTEGER_TYPES:
+            continue
+        value = conn.execute(
+            sa.text(
+                f'SELECT "{v.column}" FROM {schema.SCHEMA}."{info.cells_table}" '
+                f'WHERE "{v.column}" IS NOT NULL AND cell_id IN ({cells}) '
+                "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+            ),
+            params,
+        ).scalar()
+        if value is not None:
+            classes[v.column] = int(value)
+    return classes
+
+
+def catalogue(cube_id: str, dsn: str | None) -> dict:
+    """The example queries `write_mapping` writes (name -> `semantic.queries.Example`), with thresholds
+    and classes typical of the examples' area of interest."""
+    from semantic.queries import example_queries
+
+    with connect(dsn) as conn:
+        info = cube_info(conn, cube_id)
+        return example_queries(info, _typical_values(conn, info), _frequent_classes(conn, info))
+
+
 def write_mapping(cube_id: str, dsn: str | None, out: str | Path) -> list[Path]:
     """Write ontology.ttl, mapping.r2rml.ttl, ontop.properties and queries/*.rq; return their paths."""
-    from semantic import mapping, queries
+    from semantic import mapping
 
     url = sqlalchemy_url(resolve_dsn(dsn))
     with connect(dsn) as conn:
         info = cube_info(conn, cube_id)
-        means = _sample_means(conn, info)
-    written = mapping.write_mapping(info, url, Path(out))
-    # rewrite the catalogue with data-driven thresholds
-    for name, text in queries.example_queries(info, thresholds=means).items():
-        (Path(out) / mapping.QUERIES_DIR / name).write_text(text)
-    return written
+        means = _typical_values(conn, info)
+        classes = _frequent_classes(conn, info)
+    return mapping.write_mapping(info, url, Path(out), thresholds=means, classes=classes)
 
 
 def materialise(cube_id: str, dsn: str | None):
-    """The cube's RDF graph (rdflib), materialised from PostGIS with morph-kgc."""
-    from semantic import query as query_mod
+    """The whole cube's RDF graph (rdflib) from the published mapping: for small cubes and tests."""
+    from semantic import query as local
+    from semantic.r2rml import cube_maps
 
     info = describe(cube_id, dsn)
-    engine = create_engine(dsn)
-    try:
-        return query_mod.materialise(info, engine.url)
-    finally:
-        engine.dispose()
+    return local.materialise(info, sqlalchemy_url(resolve_dsn(dsn)), cube_maps(info))
+
+
+def answer(
+    text: str,
+    dsn: str | None,
+    *,
+    cube_id: str,
+    source: str = "the query",
+    bbox: str | None = None,
+    time: str | None = None,
+    variables: list[str] | None = None,
+    max_triples: int | None = None,
+    explain: bool = False,
+):
+    """Answer SPARQL text locally over the part of the cube it touches (see `semantic.query`).
+
+    Returns an rdflib Result, or with `explain` the plan as text (nothing materialised). The query is
+    parsed, and --bbox/--time checked, before the database is touched.
+    """
+    from semantic import query as local
+    from semantic.subset import SubsetRequest
+
+    parsed = local.parse(text, source, cube_id)
+    request = SubsetRequest.parse(bbox, time, variables)
+    limit = local.DEFAULT_MAX_TRIPLES if max_triples is None else max_triples
+    with connect(dsn) as conn:
+        info = cube_info(conn, cube_id)
+        plan = local.plan(conn, info, parsed, request.resolve(info))
+    if explain:
+        return plan.describe()
+    local.check_size(plan, info, limit)
+    return local.answer(info, sqlalchemy_url(resolve_dsn(dsn)), plan, parsed, limit)
 
 
 def query(
     query_file: str | Path,
     dsn: str | None,
     *,
-    cube_id: str,
+    cube_id: str | None = None,
+    endpoint: str | None = None,
     fmt: str = "table",
     table_rows: int | None = None,
+    bbox: str | None = None,
+    time: str | None = None,
+    variables: list[str] | None = None,
+    max_triples: int | None = None,
+    explain: bool = False,
 ):
-    """Answer a SPARQL/GeoSPARQL query file over the cube; returns text (or a rich Table for 'table')."""
-    from semantic import query as query_mod
+    """Answer a SPARQL/GeoSPARQL query file locally (`cube_id`) or at a SPARQL endpoint (`endpoint`).
 
-    if fmt not in query_mod.FORMATS:
-        from semantic.errors import QueryError
+    Returns text, or a rich Table for 'table'.
+    """
+    from semantic import endpoint as remote
+    from semantic import query as local
+    from semantic.results import check_format, format_result
 
-        raise QueryError(f"unknown --format {fmt!r}: expected one of {', '.join(query_mod.FORMATS)}")
-    text = query_mod.read_query(Path(query_file))
-    graph = materialise(cube_id, dsn)
-    return query_mod.format_result(query_mod.run(graph, text), fmt, table_rows)
+    check_format(fmt)
+    if endpoint is None and cube_id is None:
+        raise QueryError("no cube to ask: give --cube-id ID to answer locally, or --endpoint URL")
+    if endpoint is not None:
+        if bbox or time or variables or explain or max_triples is not None:
+            raise QueryError(
+                "--bbox, --time, --variables, --max-triples and --explain shape a local answer: "
+                "with --endpoint the endpoint answers the query as written"
+            )
+        remote.check_url(endpoint)
+    text = local.read_query(Path(query_file))
+    if endpoint is not None:
+        parsed = local.parse(text, str(query_file), cube_id)
+        return format_result(remote.ask(endpoint, text, parsed.algebra.name), fmt, table_rows)
+    result = answer(
+        text,
+        dsn,
+        cube_id=cube_id,
+        source=str(query_file),
+        bbox=bbox,
+        time=time,
+        variables=variables,
+        max_triples=max_triples,
+        explain=explain,
+    )
+    return result if explain else format_result(result, fmt, table_rows)
 
 
 def demo(cube: str, dsn: str | None, out: str | Path, *, cube_id: str = "demo") -> str:

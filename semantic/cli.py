@@ -145,15 +145,59 @@ def mapping(
 def query(
     query_file: Annotated[Path, typer.Argument(help="SPARQL 1.1 + GeoSPARQL query file (.rq).")],
     dsn: DsnOption = None,
-    cube_id: Annotated[str, typer.Option("--cube-id", help="Cube whose mapping to materialise.")] = ...,
+    cube_id: Annotated[
+        str | None, typer.Option("--cube-id", help="Answer locally over this loaded cube.")
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option("--endpoint", help="Send the query to this SPARQL 1.1 endpoint (e.g. Ontop's /sparql)."),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json | geojson")] = "table",
     limit: Annotated[
         int, typer.Option("--limit", min=0, help="Rows shown by the table format (0: all).")
     ] = 20,
+    bbox: Annotated[
+        str | None,
+        typer.Option("--bbox", help="Local: only cells intersecting WEST,SOUTH,EAST,NORTH (degrees)."),
+    ] = None,
+    time: Annotated[
+        str | None, typer.Option("--time", help="Local: only observations in START/END (inclusive, UTC).")
+    ] = None,
+    variables: Annotated[
+        list[str] | None,
+        typer.Option("--variables", "-v", help="Local: only these variables (repeat or comma-separate)."),
+    ] = None,
+    max_triples: Annotated[
+        int | None,
+        typer.Option(
+            "--max-triples",
+            min=0,
+            help="Local: refuse past this many materialised triples "
+            "(default 300,000, about 1 GB at the peak).",
+        ),
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Local: print the narrowed SQL and triple counts, then stop.")
+    ] = False,
 ) -> None:
-    """Answer a GeoSPARQL query locally (morph-kgc + rdflib + shapely); for small cubes and tests."""
-    result = run(lambda: api.query(query_file, dsn, cube_id=cube_id, fmt=fmt, table_rows=limit or None))
-    if fmt == "table":
+    """Answer a GeoSPARQL query: locally over the part of a cube it touches (morph-kgc + rdflib +
+    shapely), or at a SPARQL endpoint (--endpoint)."""
+    result = run(
+        lambda: api.query(
+            query_file,
+            dsn,
+            cube_id=cube_id,
+            endpoint=endpoint,
+            fmt=fmt,
+            table_rows=limit or None,
+            bbox=bbox,
+            time=time,
+            variables=variables,
+            max_triples=max_triples,
+            explain=explain,
+        )
+    )
+    if not isinstance(result, str):
         Console().print(result)
     else:
         sys.stdout.write(result if result.endswith("\n") else result + "\n")

@@ -163,7 +163,8 @@ def cell_rows(
     """(cell_id, row, col, geom, *static) for cells given their corner lon/lat grids, shape (nr+1, nc+1).
 
     `cell_ids`, `rows`, `cols` and each static array are flat, in row-major order of the window. Rings
-    run counter-clockwise: SW, SE, NE, NW, SW. NaN in a float static layer becomes NULL.
+    run counter-clockwise: SW, SE, NE, NW, SW. NaN in a float static layer becomes NULL, whatever the
+    column's type (an integer-valued float layer goes into an integer column, see `dtypes`).
     """
     static = static or []
     n = cell_ids.size
@@ -194,11 +195,11 @@ def cell_rows(
     nulls = []
     for k, (column, values) in enumerate(static):
         flat = values.reshape(n)
-        rec[f"s_{k}"] = flat
         rec[f"l_s{k}"] = np.dtype(column.wire).itemsize
-        if column.nullable_by_nan:
-            null = np.isnan(flat)
-            if null.any():
-                rec[f"l_s{k}"][null] = -1
-                nulls.append((f"s_{k}", null))
+        null = np.isnan(flat) if flat.dtype.kind == "f" else None
+        if null is not None and null.any():
+            rec[f"l_s{k}"][null] = -1
+            nulls.append((f"s_{k}", null))
+            flat = np.where(null, 0, flat)  # an integer column fed from floats: no NaN cast
+        rec[f"s_{k}"] = flat
     return _without_null_values(rec, nulls)

@@ -1,8 +1,9 @@
 """Opening a Zarr cube (local folder or s3://) and checking it follows the cube conventions.
 
-Only metadata is read here; values are read later, block by block, by the loader. A `CubeSelection`
-is everything the loader and the registry need to know: which variables, which time steps, which
-window of the grid.
+Only metadata is read here, plus float static layers (2-D, small next to the observations), which are
+checked for whole numbers to pick their column type; observation values are read later, block by
+block, by the loader. A `CubeSelection` is everything the loader and the registry need to know: which
+variables, which time steps, which window of the grid.
 """
 
 from __future__ import annotations
@@ -10,21 +11,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 from pyproj import CRS
 
-from semantic.dtypes import column_type, is_supported
+from semantic.dtypes import ColumnType, column_type, integral_type, is_supported
 from semantic.errors import CubeError, MissingVariableError, SelectionError
 from semantic.grid import Grid
+
+if TYPE_CHECKING:  # xarray is imported when a cube is opened: `semantic query` never needs it
+    import xarray as xr
 
 GEOGRAPHIC_DIMS = ("lat", "lon")
 PROJECTED_DIMS = ("y", "x")
 CUBE_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # key and derived columns of the cells/observations tables and their R2RML views
 RESERVED_COLUMNS = ("cell_id", "time", "t_key", "row", "col", "geom", "wkt")
+STATIC_BAND_ROWS = 1024  # rows of a static layer read at once when checking it for whole numbers
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,8 @@ def open_cube(uri: str) -> xr.Dataset:
     if not is_remote and not Path(uri).exists():
         raise CubeError(f"cube not found: {uri} does not exist")
     try:
+        import xarray as xr
+
         return xr.open_zarr(uri, chunks=None, consolidated=None, decode_timedelta=False)
     except FileNotFoundError as exc:
         raise CubeError(f"cube not found: {uri} ({exc})") from exc
@@ -222,9 +229,6 @@ def select(
     if len(set(columns)) != len(columns):
         raise CubeError(f"variables {chosen + chosen_static} map to clashing SQL column names {columns}")
     selected = [_variable(ds, v, c) for v, c in zip(chosen, columns[: len(chosen)], strict=True)]
-    static = [
-        _variable(ds, v, c, static=True) for v, c in zip(chosen_static, columns[len(chosen) :], strict=True)
-    ]
 
     times = ds["time"].values
     if not np.issubdtype(times.dtype, np.datetime64):
@@ -246,6 +250,10 @@ def select(
         window = grid.window_for_bbox(box)
         if window[1] <= window[0] or window[3] <= window[2]:
             raise SelectionError(f"--bbox {bbox} does not intersect the grid of {uri}")
+    static = [
+        _variable(ds, v, c, static=True, window=window)
+        for v, c in zip(chosen_static, columns[len(chosen) :], strict=True)
+    ]
 
     return CubeSelection(
         uri=uri,
@@ -261,7 +269,14 @@ def select(
     )
 
 
-def _variable(ds: xr.Dataset, name: str, column: str, *, static: bool = False) -> Variable:
+def _variable(
+    ds: xr.Dataset,
+    name: str,
+    column: str,
+    *,
+    static: bool = False,
+    window: tuple[int, int, int, int] | None = None,
+) -> Variable:
     attrs = ds[name].attrs
     return Variable(
         name=name,
@@ -269,5 +284,20 @@ def _variable(ds: xr.Dataset, name: str, column: str, *, static: bool = False) -
         units=str(attrs.get("units", "")),
         long_name=str(attrs.get("long_name", name)),
         static=static,
-        sql_type=column_type(name, ds[name].dtype).sql if static else "real",
+        sql_type=_static_type(ds, name, window).sql if static else "real",
     )
+
+
+def _static_type(ds: xr.Dataset, name: str, window: tuple[int, int, int, int] | None) -> ColumnType:
+    """The column type of a static layer: its dtype's, or an integer type when a float layer holds
+    only whole numbers in the loaded window (see `dtypes.integral_type`), read band by band."""
+    declared = column_type(name, ds[name].dtype)
+    if ds[name].dtype.kind != "f":
+        return declared
+    array = ds[name].variable
+    row0, row1, col0, col1 = window or (0, array.shape[0], 0, array.shape[1])
+    bands = (
+        array[r0 : min(r0 + STATIC_BAND_ROWS, row1), col0:col1].values
+        for r0 in range(row0, row1, STATIC_BAND_ROWS)
+    )
+    return integral_type(bands) or declared

@@ -46,3 +46,11 @@ class IncompatibleLoadError(SemanticError):
 
 class QueryError(SemanticError):
     """The SPARQL query cannot be read, parsed or evaluated."""
+
+
+class QueryTooLargeError(QueryError):
+    """A local query would materialise more triples than the limit allows."""
+
+
+class EndpointError(QueryError):
+    """A SPARQL endpoint cannot be reached, answers with an HTTP error, or sends malformed results."""

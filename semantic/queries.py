@@ -1,11 +1,17 @@
 """The catalogue of example GeoSPARQL queries, as functions of explicit parameters.
 
 The same builders write the catalogue files (parameters chosen from the cube's extent) and drive the
-golden tests (parameters chosen by the test), so what users copy is what the tests prove.
+golden tests (parameters chosen by the test), so what users copy is what the tests prove. Each catalogue
+entry keeps the parameters it was built from, so its SQL twin can be written from the same values.
+
+The catalogue asks questions of a bounded part of the cube: an area of interest of about AOI_CELLS x
+AOI_CELLS cells around the centre and the first week. `semantic query` materialises only what a
+question touches, so these examples answer locally in seconds on any cube size, as they would on Ontop.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from semantic.registry import CubeInfo
@@ -20,7 +26,8 @@ def _head(info: CubeInfo, comment: str) -> str:
 
 
 def _dt(value: datetime) -> str:
-    return f'"{value.strftime("%Y-%m-%dT%H:%M:%S")}"^^xsd:dateTime'
+    """A UTC time as an xsd:dateTime constant with Z, the form the mapping publishes."""
+    return f'"{value.strftime("%Y-%m-%dT%H:%M:%S")}Z"^^xsd:dateTime'
 
 
 def bbox_polygon(bbox: Bbox) -> str:
@@ -30,6 +37,22 @@ def bbox_polygon(bbox: Bbox) -> str:
 
 def wkt(text: str) -> str:
     return f'"{text}"^^geo:wktLiteral'
+
+
+def _time_filter(start: datetime | None, end: datetime | None) -> str:
+    """A FILTER line on ?time, or nothing when no bound is given."""
+    bounds = []
+    if start is not None:
+        bounds.append(f"?time >= {_dt(start)}")
+    if end is not None:
+        bounds.append(f"?time <= {_dt(end)}")
+    return f"  FILTER({' && '.join(bounds)})\n" if bounds else ""
+
+
+def _during(start: datetime | None, end: datetime | None) -> str:
+    if start is None and end is None:
+        return "over all times"
+    return f"from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC" if start and end else "in a time range"
 
 
 def bbox_time_threshold(
@@ -77,15 +100,21 @@ ORDER BY ?distance ?cell
     )
 
 
-def mean_per_cell(info: CubeInfo, variable: str, bbox: Bbox) -> str:
+def mean_per_cell(
+    info: CubeInfo, variable: str, bbox: Bbox, start: datetime | None = None, end: datetime | None = None
+) -> str:
+    timed = start is not None or end is not None
     return (
-        _head(info, f"Per cell in a bbox: mean, min, max and count of {variable} over time.")
+        _head(
+            info,
+            f"Per cell in a bbox: mean, min, max and count of {variable} {_during(start, end)}.",
+        )
         + f"""\
 SELECT ?cell ?wkt (AVG(?value) AS ?mean) (MIN(?value) AS ?min) (MAX(?value) AS ?max) (COUNT(?value) AS ?n)
 WHERE {{
-  ?obs dc:cell ?cell ; cv:{variable} ?value .
+  ?obs dc:cell ?cell ; {"dc:time ?time ; " if timed else ""}cv:{variable} ?value .
   ?cell geo:hasGeometry/geo:asWKT ?wkt .
-  FILTER(geof:sfIntersects(?wkt, {wkt(bbox_polygon(bbox))}))
+{_time_filter(start, end)}  FILTER(geof:sfIntersects(?wkt, {wkt(bbox_polygon(bbox))}))
 }}
 GROUP BY ?cell ?wkt
 ORDER BY ?cell
@@ -94,22 +123,12 @@ ORDER BY ?cell
 
 
 def variables_with_units(info: CubeInfo) -> str:
-    unions = "\n  UNION\n".join(
-        f'  {{ ?subject cv:{v.column} ?value . BIND("{v.name}" AS ?name) }}'
-        for v in (*info.variables, *info.static_variables)
-    )
     return (
-        _head(
-            info,
-            "Per variable: its units, label, number of values and mean over the cube\n"
-            "(static layers: over the cells).",
-        )
-        + f"""\
-SELECT ?name ?units ?label (COUNT(?value) AS ?n) (AVG(?value) AS ?mean) WHERE {{
-{unions}
-  ?var a dc:Variable ; dc:variableName ?name ; dc:unitsOf ?units ; rdfs:label ?label .
-}}
-GROUP BY ?name ?units ?label
+        _head(info, "The cube's variables: name, units, label, and whether a static (cell) layer.")
+        + """\
+SELECT ?name ?units ?label ?static WHERE {
+  ?var a dc:Variable ; dc:variableName ?name ; dc:unitsOf ?units ; rdfs:label ?label ; dc:isStatic ?static .
+}
 ORDER BY ?name
 """
     )
@@ -130,14 +149,21 @@ ORDER BY ?time
 
 
 def static_threshold_in_polygon(
-    info: CubeInfo, static: str, above: float, polygon: str, variable: str, threshold: float
+    info: CubeInfo,
+    static: str,
+    above: float,
+    polygon: str,
+    variable: str,
+    threshold: float,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> str:
     """Static layer and observations together: the question static layers were loaded for."""
     return (
         _head(
             info,
             f"Cells within a polygon whose {static} > {above}, with their observations where "
-            f"{variable} > {threshold}.",
+            f"{variable} > {threshold}, {_during(start, end)}.",
         )
         + f"""\
 SELECT ?cell ?{static} ?time ?value ?wkt WHERE {{
@@ -146,21 +172,40 @@ SELECT ?cell ?{static} ?time ?value ?wkt WHERE {{
   FILTER(geof:sfWithin(?wkt, {wkt(polygon)}))
   ?obs dc:cell ?cell ; dc:time ?time ; cv:{variable} ?value .
   FILTER(?value > {threshold})
-}}
+{_time_filter(start, end)}}}
 ORDER BY ?cell ?time
 """
     )
 
 
-def mean_where_static_above(info: CubeInfo, variable: str, static: str, above: float) -> str:
+def mean_where_static_above(
+    info: CubeInfo,
+    variable: str,
+    static: str,
+    above: float,
+    bbox: Bbox | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> str:
+    where = "in a bbox, " if bbox is not None else ""
+    timed = start is not None or end is not None
+    spatial = ""
+    if bbox is not None:
+        spatial = (
+            "  ?cell geo:hasGeometry/geo:asWKT ?wkt .\n"
+            f"  FILTER(geof:sfIntersects(?wkt, {wkt(bbox_polygon(bbox))}))\n"
+        )
     return (
-        _head(info, f"Mean and count of {variable} over all times, in cells whose {static} > {above}.")
+        _head(
+            info,
+            f"Mean and count of {variable} {_during(start, end)}, {where}in cells whose {static} > {above}.",
+        )
         + f"""\
 SELECT (AVG(?value) AS ?mean) (COUNT(?value) AS ?n) (COUNT(DISTINCT ?cell) AS ?cells) WHERE {{
   ?cell cv:{static} ?s .
   FILTER(?s > {above})
-  ?obs dc:cell ?cell ; cv:{variable} ?value .
-}}
+{spatial}  ?obs dc:cell ?cell ; {"dc:time ?time ; " if timed else ""}cv:{variable} ?value .
+{_time_filter(start, end)}}}
 """
     )
 
@@ -178,37 +223,104 @@ ORDER BY ?cell
     )
 
 
-def example_queries(info: CubeInfo, thresholds: dict[str, float] | None = None) -> dict[str, str]:
-    """The catalogue written by `semantic mapping`, with parameters taken from the cube's extent."""
+AOI_CELLS = 25  # the examples' area of interest is about this many cells wide and high
+EXAMPLE_DAYS = 7  # and spans the first week (the first time step plus 7 days)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One catalogue query: its text, and the builder and parameters it came from."""
+
+    text: str
+    builder: str
+    params: dict[str, object] = field(default_factory=dict)
+
+
+def area_of_interest(info: CubeInfo) -> Bbox:
+    """About AOI_CELLS x AOI_CELLS cells around the centre of the loaded window (at most half of it)."""
     west, south, east, north = info.bbox()
-    dx, dy = (east - west), (north - south)
-    inner = (west + dx / 4, south + dy / 4, east - dx / 4, north - dy / 4)
-    inner = tuple(round(v, 6) for v in inner)
-    lon, lat = round(west + dx * 0.37, 6), round(south + dy * 0.41, 6)
+    row0, row1, col0, col1 = info.window
+    dx, dy = east - west, north - south
+    half_x = min(dx / 4, AOI_CELLS / 2 * dx / max(1, col1 - col0))
+    half_y = min(dy / 4, AOI_CELLS / 2 * dy / max(1, row1 - row0))
+    cx, cy = west + dx / 2, south + dy / 2
+    return tuple(round(v, 6) for v in (cx - half_x, cy - half_y, cx + half_x, cy + half_y))  # type: ignore[return-value]
+
+
+def example_queries(
+    info: CubeInfo, thresholds: dict[str, float] | None = None, classes: dict[str, int] | None = None
+) -> dict[str, Example]:
+    """The catalogue written by `semantic mapping`, with parameters taken from the cube's extent.
+
+    `thresholds` (by column) are typical values (the mapping command passes sample means) and
+    `classes` a frequent value of each integer static layer; without them, 0 and no class query.
+    """
+    thresholds, classes = thresholds or {}, classes or {}
+    aoi = area_of_interest(info)
+    west, south, east, north = aoi
+    lon, lat = round(west + (east - west) * 0.37, 6), round(south + (north - south) * 0.41, 6)
     start = info.time_start or datetime(1970, 1, 1)
-    end = info.time_end or start
-    first_days_end = min(end, start + timedelta(days=7))
+    end = min(info.time_end or start, start + timedelta(days=EXAMPLE_DAYS))
     var = info.variables[0].column
-    threshold = round((thresholds or {}).get(var, 0.0), 3)
+    threshold = round(thresholds.get(var, 0.0), 3)
     triangle = (
-        f"POLYGON(({inner[0]} {inner[1]}, {inner[2]} {inner[1]}, {round((inner[0] + inner[2]) / 2, 6)} "
-        f"{inner[3]}, {inner[0]} {inner[1]}))"
+        f"POLYGON(({west} {south}, {east} {south}, {round((west + east) / 2, 6)} {north}, {west} {south}))"
     )
-    near = round(max(dx, dy) / 8, 6)
-    catalogue = {
-        "01_bbox_time_threshold.rq": bbox_time_threshold(info, inner, start, first_days_end, var, threshold),
-        "02_cells_within_polygon.rq": cells_within(info, triangle),
-        "03_cells_near_point.rq": cells_near(info, lon, lat, near),
-        "04_mean_per_cell.rq": mean_per_cell(info, var, inner),
-        "05_variables_with_units.rq": variables_with_units(info),
-        "06_time_series_at_point.rq": time_series_at(info, lon, lat, var),
+    near = round(min(east - west, north - south) / 2, 6)
+    plan: dict[str, tuple[str, dict[str, object]]] = {
+        "01_bbox_time_threshold.rq": (
+            "bbox_time_threshold",
+            {"bbox": aoi, "start": start, "end": end, "variable": var, "threshold": threshold},
+        ),
+        "02_cells_within_polygon.rq": ("cells_within", {"polygon": triangle}),
+        "03_cells_near_point.rq": ("cells_near", {"lon": lon, "lat": lat, "degrees": near}),
+        "04_mean_per_cell.rq": ("mean_per_cell", {"variable": var, "bbox": aoi, "start": start, "end": end}),
+        "05_variables_with_units.rq": ("variables_with_units", {}),
+        "06_time_series_at_point.rq": ("time_series_at", {"lon": lon, "lat": lat, "variable": var}),
     }
     numeric_static = [v.column for v in info.static_variables if v.sql_type != "boolean"]
     if numeric_static:
         static = numeric_static[0]
-        above = round((thresholds or {}).get(static, 0.0), 3)
-        catalogue["07_static_threshold_in_polygon.rq"] = static_threshold_in_polygon(
-            info, static, above, triangle, var, threshold
+        above = round(thresholds.get(static, 0.0), 3)
+        plan["07_static_threshold_in_polygon.rq"] = (
+            "static_threshold_in_polygon",
+            {
+                "static": static,
+                "above": above,
+                "polygon": triangle,
+                "variable": var,
+                "threshold": threshold,
+                "start": start,
+                "end": end,
+            },
         )
-        catalogue["08_mean_where_static_above.rq"] = mean_where_static_above(info, var, static, above)
-    return catalogue
+        plan["08_mean_where_static_above.rq"] = (
+            "mean_where_static_above",
+            {"variable": var, "static": static, "above": above, "bbox": aoi, "start": start, "end": end},
+        )
+    for column, value in classes.items():
+        plan["09_cells_of_class_within_polygon.rq"] = (
+            "cells_of_class_within",
+            {"static": column, "value": int(value), "polygon": triangle},
+        )
+        break
+    return {
+        name: Example(BUILDERS[builder](info, **params), builder, params)
+        for name, (builder, params) in plan.items()
+    }
+
+
+BUILDERS = {
+    f.__name__: f
+    for f in (
+        bbox_time_threshold,
+        cells_within,
+        cells_near,
+        mean_per_cell,
+        variables_with_units,
+        time_series_at,
+        static_threshold_in_polygon,
+        mean_where_static_above,
+        cells_of_class_within,
+    )
+}

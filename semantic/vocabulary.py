@@ -42,15 +42,5 @@ def prefixes(cube_id: str) -> dict[str, str]:
     }
 
 
-def turtle_prefixes(names: dict[str, str]) -> str:
-    return "".join(f"@prefix {k}: <{v}> .\n" for k, v in names.items())
-
-
 def sparql_prefixes(names: dict[str, str]) -> str:
     return "".join(f"PREFIX {k}: <{v}>\n" for k, v in names.items())
-
-
-def turtle_string(text: str) -> str:
-    """A Turtle/SPARQL string literal with the needed escapes."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{escaped}"'

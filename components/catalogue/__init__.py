@@ -26,6 +26,8 @@ def build(ctx: Context) -> dict[str, list[ServiceSpec]]:
         "social-media": social_media.specs(ctx),
     }
     others = [spec for specs in groups.values() for spec in specs]
+    groups["identity"] += identity.clients_job(ctx, others)
+    others = [spec for specs in groups.values() for spec in specs]
     groups["gateway"] = gateway.specs(ctx, others)
     names = [spec.name for specs in groups.values() for spec in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})

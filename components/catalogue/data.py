@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pulumi
 
+from components.catalogue import hub
 from components.catalogue.common import DATA, Context, python_http_check
 from components.data_access import DataAccess
 from components.render.ontop import render_ontop_properties
@@ -96,43 +97,16 @@ def specs(ctx: Context) -> list[ServiceSpec]:
                 link_suffix="status",
             ),
         ),
-        ServiceSpec(
-            name="jupyter",
-            image=engine,
-            networks=("data", "edge"),
-            constraints=stateful,
-            command=(
-                "jupyter",
-                "lab",
-                "--ip=0.0.0.0",
-                "--port=8888",
-                "--no-browser",
-                "--ServerApp.base_url=/jupyter/",
-                "--IdentityProvider.token=",
-                "--ServerApp.allow_remote_access=True",
-                "--ServerApp.trust_xheaders=True",
-            ),
-            env={
+        *hub.specs(
+            ctx,
+            engine,
+            {
                 "DASK_SCHEDULER_ADDRESS": scheduler,
                 "DEEPCUBE_S3_CONTAINERS": access.container_uris(),
                 **access.env(),
                 **hopsworks_env(ctx),
             },
-            secrets=access.secrets(),
-            secret_uid=PROJECT_IMAGE_UID,
-            mounts=(Mount(ctx.volume("jupyter-work"), "/home/jovyan/work"), *access.mounts()),
-            resources=Resources(2.0, 8192, 0.25, 1024),
-            healthcheck=python_http_check("http://127.0.0.1:8888/jupyter/api/status"),
-            route=HttpRoute("/jupyter", 8888, protected=True, roles=USER_MODULE),
-            workload="user",
-            homepage=HomepageEntry(
-                "Cube engine (JupyterLab)",
-                "Build and explore analysis-ready data cubes with cube_engine.",
-                "JL",
-                "data",
-                status_path="/jupyter/api/status",
-            ),
-            update=STOP_FIRST,
+            access,
         ),
         ServiceSpec(
             name="postgis",

@@ -9,13 +9,25 @@ to reach the public APIs, the login UI and the gatekeeper.
 
 The SMTP connection URI (it may carry a password) is a Pulumi secret handed to Kratos as a Docker
 secret and exported into its environment at start, never written into a Swarm config or env value.
+
+Single sign-on: Hydra is the platform's OpenID Connect provider, Kratos its login provider (Kratos'
+native `oauth2_provider` integration) and `hydra-consent` its consent provider, which writes the
+person's role into the tokens. `hydra-clients` registers every module's OAuth2 client (declared on
+the module's spec) and the machine clients below, from the same values the modules are given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from components.catalogue import gatekeeper
-from components.catalogue.common import LINUX, Context, http_check, secret_env_script
+from components.catalogue.common import LINUX, Context, http_check, python_http_check, secret_env_script
+from components.oidc import OidcClient, render_client_manifest
+from components.render.hydra import CONFIG_PATH as HYDRA_CONFIG
+from components.render.hydra import render_hydra, render_registration_script
 from components.render.identity import SCHEMA_PATH, SMTP_URI_ENV, render_identity_schema, render_kratos
+from components.roles import SCIENTIST
 from components.service import (
     STOP_FIRST,
     ConfigFile,
@@ -32,6 +44,30 @@ DB_SECRET = SecretFile("identity_db_password", "identity_db_password")
 SMTP_SECRET = SecretFile("kratos_smtp_uri", "kratos_smtp_uri")
 """The SMTP connection URI, from the stack's `smtp_uri` Pulumi secret (see PlatformServicesArgs)."""
 WAIT_FOR_DB = "until nc -z identity-db 5432; do echo waiting for identity-db; sleep 2; done; "
+
+MACHINE_CLIENTS = (
+    OidcClient(
+        "ci",
+        "CI and scripts",
+        grant_types=("client_credentials",),
+        scopes=("api",),
+        role=SCIENTIST,
+    ),
+)
+"""Machines that call the platform's APIs with the client-credentials flow (docs/services.md,
+"Machine clients"); the gatekeeper counts their tokens with the role given here."""
+
+CONSENT_SOURCE = Path(__file__).resolve().parents[2] / "docker" / "sso" / "consent.py"
+CONSENT_TARGET = "/opt/sso/consent.py"
+CONSENT_PORT = 4190
+CONSENT_PATH = "/consent"
+CLIENTS_DIR = "/etc/hydra-clients"
+
+
+def consent_url(ctx: Context) -> str:
+    """Where Hydra sends the browser for consent; the trailing slash matches the gateway's route
+    block directly (a redirect to add it would drop the `consent_challenge` query)."""
+    return f"{ctx.base_url}{CONSENT_PATH}/"
 
 
 def _dsn(database: str) -> str:
@@ -179,17 +215,10 @@ def specs(ctx: Context) -> list[ServiceSpec]:
             image=cfg.hydra_image,
             networks=("identity",),
             constraints=(LINUX,),
-            env={
-                "URLS_SELF_ISSUER": f"{ctx.base_url}/oauth2/",
-                "URLS_LOGIN": f"{ctx.base_url}/auth/login",
-                "URLS_CONSENT": f"{ctx.base_url}/auth/consent",
-                "URLS_LOGOUT": f"{ctx.base_url}/auth/logout",
-                "SERVE_COOKIES_SAME_SITE_MODE": "Lax",
-                "LOG_FORMAT": "json",
-            },
+            configs=(ConfigFile("hydra-yml", HYDRA_CONFIG, render_hydra(ctx.base_url, consent_url(ctx))),),
             command=secret_env_script(
                 {"DSN": _dsn("hydra"), "SECRETS_SYSTEM": "$(cat /run/secrets/hydra_system_secret)"},
-                "hydra serve all",
+                f"hydra serve all -c {HYDRA_CONFIG}",
             ),
             secrets=(DB_SECRET, SecretFile("hydra_system_secret", "hydra_system_secret")),
             resources=Resources(0.5, 256),
@@ -206,5 +235,66 @@ def specs(ctx: Context) -> list[ServiceSpec]:
             exposes="admin-api",  # 4445: OAuth2 clients, consent decisions
             after=("hydra-migrate",),
         ),
-        gatekeeper.spec(ctx),
+        ServiceSpec(
+            name="hydra-consent",
+            image=cfg.gatekeeper_image,
+            networks=("identity",),
+            constraints=(LINUX,),
+            user=gatekeeper.NOBODY,
+            command=("python", "-I", CONSENT_TARGET),
+            env={
+                "HYDRA_ADMIN_URL": "http://hydra:4445",
+                "KRATOS_ADMIN_URL": "http://kratos:4434",
+                "CONSENT_LISTEN": f"0.0.0.0:{CONSENT_PORT}",
+            },
+            configs=(ConfigFile("program", CONSENT_TARGET, CONSENT_SOURCE.read_text()),),
+            resources=Resources(0.25, 64, 0.02, 24),
+            healthcheck=python_http_check(f"http://127.0.0.1:{CONSENT_PORT}/health"),
+            route=HttpRoute(CONSENT_PATH, CONSENT_PORT, protected=False),
+            after=("hydra",),
+        ),
+        gatekeeper.spec(ctx, MACHINE_CLIENTS),
+    ]
+
+
+def module_clients(specs: Sequence[ServiceSpec]) -> list[OidcClient]:
+    """The sign-in clients the modules declare, in catalogue order."""
+    return [s.oidc_client for s in specs if s.oidc_client is not None]
+
+
+def clients_job(ctx: Context, modules: Sequence[ServiceSpec]) -> list[ServiceSpec]:
+    """`hydra-clients`: registers every module's client and the machine clients in Hydra.
+
+    Built after the other groups (from their specs); re-run by Swarm whenever its configs change,
+    i.e. whenever a client, a redirect URI or a secret's name changes.
+    """
+    cfg = ctx.config.identity
+    if not cfg.enabled:
+        return []
+    clients = [*module_clients(modules), *MACHINE_CLIENTS]
+    return [
+        ServiceSpec(
+            name="hydra-clients",
+            image=cfg.hydra_image,
+            mode="job",
+            networks=("identity",),
+            constraints=(LINUX,),
+            command=("/bin/sh", f"{CLIENTS_DIR}/register.sh"),
+            configs=(
+                ConfigFile(
+                    "clients-json",
+                    f"{CLIENTS_DIR}/clients.json",
+                    render_client_manifest(clients, ctx.base_url),
+                ),
+                ConfigFile(
+                    "register-sh",
+                    f"{CLIENTS_DIR}/register.sh",
+                    render_registration_script(clients, ctx.base_url),
+                ),
+            ),
+            secrets=tuple(SecretFile(c.secret_key, c.secret_key) for c in clients),
+            resources=Resources(0.25, 128),
+            no_healthcheck_reason="one-shot job: waits for Hydra itself, exits once every client is in",
+            after=("hydra",),
+        )
     ]

@@ -4,6 +4,7 @@ node, Grafana with its datasource and dashboard provisioned from the repository.
 from __future__ import annotations
 
 from components.catalogue.common import LINUX, MANAGER, Context, http_check
+from components.oidc import OidcClient
 from components.render.grafana import (
     DASHBOARD_DIR,
     render_dashboard_provider,
@@ -11,6 +12,7 @@ from components.render.grafana import (
     render_swarm_dashboard,
 )
 from components.render.prometheus import PrometheusSettings, render_prometheus
+from components.render.sso import grafana_oauth_env
 from components.roles import ADMIN_ONLY
 from components.service import (
     STOP_FIRST,
@@ -25,6 +27,8 @@ from components.service import (
 )
 
 PROMETHEUS_PREFIX = "/prometheus"
+GRAFANA_CLIENT = OidcClient("grafana", "Grafana", redirect_paths=("/grafana/login/generic_oauth",))
+"""Grafana signs people in with the platform's OpenID Connect provider (components.render.sso)."""
 
 
 def prometheus_settings(ctx: Context) -> PrometheusSettings:
@@ -88,8 +92,13 @@ def specs(ctx: Context) -> list[ServiceSpec]:
                 "GF_SECURITY_ADMIN_PASSWORD__FILE": "/run/secrets/grafana_admin_password",
                 "GF_USERS_ALLOW_SIGN_UP": "false",
                 "GF_ANALYTICS_REPORTING_ENABLED": "false",
+                **grafana_oauth_env(ctx.base_url, GRAFANA_CLIENT),
             },
-            secrets=(SecretFile("grafana_admin_password", "grafana_admin_password"),),
+            secrets=(
+                SecretFile("grafana_admin_password", "grafana_admin_password"),
+                SecretFile(GRAFANA_CLIENT.secret_key, GRAFANA_CLIENT.secret_key),
+            ),
+            oidc_client=GRAFANA_CLIENT,
             configs=(
                 ConfigFile(
                     "datasources",

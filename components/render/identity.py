@@ -58,6 +58,11 @@ SMTP_URI_ENV = "COURIER_SMTP_CONNECTION_URI"
 """The environment variable that carries `courier.smtp.connection_uri` (from a Docker secret)."""
 
 
+HYDRA_ADMIN_URL = "http://hydra:4445"
+"""Kratos' `oauth2_provider.url`: with it, Kratos' login flow accepts Hydra's `login_challenge` and
+tells Hydra who signed in (Ory's native Kratos-as-login-provider integration, Kratos >= v1.0)."""
+
+
 def render_kratos(base_url: str, mail_from: str) -> str:
     """`base_url` is https://DOMAIN; Kratos' public API is routed at /kratos, its UI at /auth.
 
@@ -96,6 +101,7 @@ def render_kratos(base_url: str, mail_from: str) -> str:
                 "schemas": [{"id": "default", "url": f"file://{SCHEMA_PATH}"}],
             },
             "courier": {"smtp": {"from_address": mail_from}},
+            "oauth2_provider": {"url": HYDRA_ADMIN_URL},
         },
         sort_keys=False,
     )

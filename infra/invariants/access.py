@@ -46,6 +46,8 @@ _CREDENTIAL_KEY = re.compile(
 _NOT_CREDENTIAL_KEY = re.compile(r"(_file|_path|_name|_id|_url|_length)$", re.IGNORECASE)
 _REFERENCE = ("/run/secrets/", "$", "{", "<secret", "file://", "env:")
 """Values that point at a credential instead of holding one (a secret file, a variable)."""
+_DURATION = re.compile(r"\d+(ns|us|ms|s|m|h)")
+"""A lifetime such as `access_token: 1h` (ORY's `ttl` section) configures a credential, it is none."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,11 @@ def credentials_in(text: str) -> Iterator[str]:
             yield f"a {scheme}:// URI with a password ({scheme}://{user}:{_masked(password)}@{host})"
     for match in _CREDENTIAL_KEY.finditer(text):
         key, _, value = match.groups()
-        if not _NOT_CREDENTIAL_KEY.search(key) and not value.startswith(_REFERENCE):
+        if (
+            not _NOT_CREDENTIAL_KEY.search(key)
+            and not value.startswith(_REFERENCE)
+            and not _DURATION.fullmatch(value)
+        ):
             yield f"a value for {key!r} ({_masked(value)})"
     if re.search(r"-----BEGIN [A-Z ]*PRIVATE KEY-----", text):
         yield "a PEM private key"

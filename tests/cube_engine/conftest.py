@@ -45,15 +45,45 @@ def config_path(workspace: Path) -> Path:
     return write_config(workspace)
 
 
-__all__ = ["DEMO", "SMALL", "shutil", "write_config"]
+__all__ = ["DEMO", "SMALL", "diff_snapshots", "shutil", "tree_snapshot", "write_config"]
 
 
-def start_slow(args: list[str], delay: float = 0.25) -> subprocess.Popen:
-    """`cube-engine ARGS` in a subprocess, each chunk task slowed down so a test can kill it mid-write."""
-    env = {**os.environ, "CUBE_ENGINE_TASK_DELAY": str(delay)}
+def start_slow(args: list[str], delay: float = 0.25, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`cube-engine ARGS` in a subprocess, each chunk task slowed down so a test can kill it mid-write
+    (`env`: more variables, e.g. CUBE_ENGINE_PUBLISH_DELAY)."""
+    env = {**os.environ, "CUBE_ENGINE_TASK_DELAY": str(delay), **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "cube_engine.cli", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+    )
+
+
+def tree_snapshot(folder: Path) -> dict[str, bytes]:
+    """Every entry under `folder`: file bytes, symlink targets (not followed), folders as b"/"."""
+    found: dict[str, bytes] = {}
+    if not folder.exists():
+        return found
+    for dirpath, dirnames, filenames in os.walk(folder):
+        base = Path(dirpath)
+        for name in dirnames + filenames:
+            path = base / name
+            key = str(path.relative_to(folder))
+            if path.is_symlink():
+                found[key] = b"-> " + os.fsencode(os.readlink(path))
+            elif path.is_dir():
+                found[key] = b"/"
+            else:
+                found[key] = path.read_bytes()
+        dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
+    return found
+
+
+def diff_snapshots(before: dict[str, bytes], after: dict[str, bytes]) -> list[str]:
+    """What changed between two snapshots: '+added', '-removed', '~changed' names."""
+    return sorted(
+        [f"+{k}" for k in after.keys() - before.keys()]
+        + [f"-{k}" for k in before.keys() - after.keys()]
+        + [f"~{k}" for k in before.keys() & after.keys() if before[k] != after[k]]
     )

@@ -46,4 +46,4 @@ def test_a_failing_stage_stops_the_run_and_publishes_nothing(workspace, monkeypa
     with pytest.raises(RuntimeError, match="injected failure"):
         api.gen(config)
     assert not (workspace / "cube.zarr").exists()
-    assert not list(workspace.glob("cube.zarr.staging-*"))
+    assert not list(workspace.glob("cube.zarr.*"))  # no staging folder, no lock file

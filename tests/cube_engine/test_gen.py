@@ -124,10 +124,12 @@ def test_validate_reports_each_problem_on_its_own_line(cube, config_path):
     zarr.consolidate_metadata(str(path))
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 1
-    lines = result.output.strip().splitlines()
+    lines = result.stdout.strip().splitlines()
     assert any("missing global attribute 'title'" in line for line in lines)
     assert any(line.endswith("ndvi: missing attribute 'units'") for line in lines)
     assert len(lines) == 2
+    [summary] = result.stderr.strip().splitlines()
+    assert "is not valid: 2 problems" in summary
 
 
 def test_zarr_format_3_output(workspace):

@@ -1,5 +1,5 @@
-"""Atomic publication: killing a run mid-write leaves the previous cube readable and unchanged;
-append adds later steps only, and equals a full run; rechunk keeps the values."""
+"""Atomic publication: killing a gen mid-write leaves the previous cube readable and unchanged;
+rechunk keeps the values. (Append: test_append.py and test_append_kill.py.)"""
 
 from __future__ import annotations
 
@@ -78,56 +78,6 @@ def test_gen_killed_mid_write_leaves_previous_cube_unchanged(workspace, kill_aft
     _assert_same(before_values, _snapshot(cube)[0])
 
 
-def test_append_equals_full_run_and_refuses_overlap(workspace):
-    full = write_config(workspace, output={"path": "full.zarr"})
-    assert runner.invoke(app, ["gen", str(full)]).exit_code == 0
-    base = write_config(workspace)
-    first = _with_time(base, "2024-06-01", "2024-06-03", "first.yaml")
-    later = _with_time(base, "2024-06-04", "2024-06-06", "later.yaml")
-    assert runner.invoke(app, ["gen", str(first)]).exit_code == 0
-    result = runner.invoke(app, ["append", str(later)])
-    assert result.exit_code == 0, result.output
-    got = xr.open_zarr(workspace / "cube.zarr", consolidated=True)
-    expected = xr.open_zarr(workspace / "full.zarr", consolidated=True)
-    assert got.sizes["time"] == 6
-    for name in expected.data_vars:
-        np.testing.assert_array_equal(got[name].values, expected[name].values, err_msg=name)
-    assert got.attrs["time_coverage_end"] == "2024-06-06T00:00:00"
-    assert "append" in got.attrs["history"]
-    # Overlapping or out-of-order steps are refused with one line, and the cube is untouched.
-    before, files = _snapshot(workspace / "cube.zarr")
-    for start, end in (("2024-06-06", "2024-06-07"), ("2024-05-20", "2024-05-21")):
-        bad = _with_time(base, start, end, "bad.yaml")
-        result = runner.invoke(app, ["append", str(bad)])
-        assert result.exit_code == 2
-        assert "overlap or precede the cube, which ends at 2024-06-06" in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1
-    after, files_after = _snapshot(workspace / "cube.zarr")
-    _assert_same(before, after)
-    assert files == files_after
-
-
-@pytest.mark.slow
-def test_append_killed_mid_write_leaves_cube_as_it_was(workspace):
-    base = write_config(workspace)
-    first = _with_time(base, "2024-06-01", "2024-06-02", "first.yaml")  # partial first time chunk (4)
-    later = _with_time(base, "2024-06-03", "2024-06-06", "later.yaml")
-    assert runner.invoke(app, ["gen", str(first)]).exit_code == 0
-    cube = workspace / "cube.zarr"
-    before, _ = _snapshot(cube)
-    start_chunks = _chunk_files(cube)
-    process = start_slow(["append", str(later)], delay=0.3)
-    _wait_for(lambda: _chunk_files(cube) >= start_chunks + 10, process)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    after, _ = _snapshot(cube)
-    _assert_same(before, after)
-    assert xr.open_zarr(cube).sizes["time"] == 2
-    # Re-running the append completes it.
-    assert runner.invoke(app, ["append", str(later)]).exit_code == 0
-    assert xr.open_zarr(cube).sizes["time"] == 6
-
-
 def test_rechunk_timeseries_keeps_values(workspace):
     config = write_config(workspace)
     assert runner.invoke(app, ["gen", str(config)]).exit_code == 0
@@ -147,3 +97,24 @@ def test_rechunk_timeseries_keeps_values(workspace):
     )
     assert result.exit_code == 0
     assert xr.open_zarr(workspace / "p.zarr").ndvi.encoding["chunks"] == (6, 64, 64)
+
+
+def test_a_second_writer_is_refused_and_no_lock_file_outlives_a_run(workspace):
+    from cube_engine.publish import target_lock
+
+    config = write_config(workspace)
+    cube = workspace / "cube.zarr"
+    with target_lock(str(cube)):
+        assert (workspace / "cube.zarr.lock").exists()
+        result = runner.invoke(app, ["gen", str(config)])
+        assert result.exit_code == 2
+        [line] = result.stderr.strip().splitlines()
+        assert "is being written by another process" in line
+        assert not cube.exists()
+    assert not (workspace / "cube.zarr.lock").exists()
+    for args in (
+        ["gen", str(config)],
+        ["rechunk", str(cube), "--preset", "timeseries", "-o", str(workspace / "ts.zarr")],
+    ):
+        assert runner.invoke(app, args).exit_code == 0
+    assert sorted(p.name for p in workspace.glob("*.zarr*")) == ["cube.zarr", "ts.zarr"]

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -24,7 +21,8 @@ from infra.invariants.topology import read_topology
 from infra.manifest import Manifest, ResourceRecord, secret_marker
 from infra.mock_outputs import _ec2_credential
 from infra.offline import evaluate
-from infra.stack_files import REPO_ROOT, apply_override, read_stack
+from infra.stack_files import apply_override, read_stack
+from tests.infra.projects import check_with_a_fault
 from tests.infra.test_platform_plan import STACKS, manifest, stack_config
 from tests.infra.test_wiring_invariants import changed, check, lines, service
 
@@ -290,20 +288,8 @@ def test_keys_in_the_environment_and_a_foreign_endpoint_are_named():
 
 
 def test_infra_plan_check_names_a_worker_without_credentials_in_one_line(tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(
-        REPO_ROOT,
-        project,
-        ignore=shutil.ignore_patterns(".git", ".venv", ".cache", "out", "tests", "bench", "docs", "*.zarr"),
-    )
-    data = project / "components" / "catalogue" / "data.py"
-    text = data.read_text()
     worker = "                secrets=access.secrets(),\n                secret_uid=PROJECT_IMAGE_UID,\n"
-    assert text.count(worker) == 1
-    data.write_text(text.replace(worker, ""))
-    run = subprocess.run(
-        [sys.executable, "-m", "infra.plan", "check", "ovh"], cwd=project, capture_output=True, text=True
-    )
+    run = check_with_a_fault(tmp_path, "ovh", "components/catalogue/data.py", worker, "")
     assert run.returncode == 1, run.stderr
     found = [line for line in run.stdout.splitlines() if f": {POLICY}: " in line]
     assert len(found) == 1, run.stdout

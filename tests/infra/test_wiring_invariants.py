@@ -13,9 +13,6 @@ import base64
 import copy
 import dataclasses
 import json
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +24,8 @@ from infra.invariants.topology import SwarmNode, caddy_sites, read_topology
 from infra.manifest import Manifest, ResourceRecord
 from infra.policies import check_manifest, short_config
 from infra.policy_model import Violation
-from infra.stack_files import REPO_ROOT, read_stack
+from infra.stack_files import read_stack
+from tests.infra.projects import check_with_a_fault
 from tests.infra.test_platform_plan import STACKS, manifest
 
 SERVICE = "docker:index/service:Service"
@@ -215,19 +213,12 @@ def test_placement_constraints_follow_swarms_rules():
 
 
 def test_infra_plan_check_names_a_fault_in_the_code_in_one_line(tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(
-        REPO_ROOT,
-        project,
-        ignore=shutil.ignore_patterns(".git", ".venv", ".cache", "out", "tests", "bench", "docs", "*.zarr"),
-    )
-    gateway = project / "components" / "catalogue" / "gateway.py"
-    text = gateway.read_text()
-    assert text.count("constraints=(ctx.placement.public,),") >= 1
-    fault = 'constraints=("node.role==manager",),'
-    gateway.write_text(text.replace("constraints=(ctx.placement.public,),", fault, 1))
-    run = subprocess.run(
-        [sys.executable, "-m", "infra.plan", "check", "ovh"], cwd=project, capture_output=True, text=True
+    run = check_with_a_fault(
+        tmp_path,
+        "ovh",
+        "components/catalogue/gateway.py",
+        "            constraints=(ctx.placement.public,),\n            networks=caddy_networks(",
+        '            constraints=("node.role==manager",),\n            networks=caddy_networks(',
     )
     assert run.returncode == 1, run.stderr
     found = run.stdout.splitlines()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from components.catalogue.gatekeeper import SOURCE
 from semantic.local_postgis import free_port
@@ -80,6 +81,58 @@ class FakeKratos:
             self.server.shutdown()
 
 
+@dataclass
+class FakeHydra:
+    """`POST /admin/oauth2/introspect` answered from `tokens` (token -> introspection body), as Hydra
+    v2's admin API does: `{"active": false}` for a token it does not know."""
+
+    tokens: Mapping[str, dict[str, Any]]
+    seen: list[str] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def start(self) -> FakeHydra:
+        hydra = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+                token = (form.get("token") or [""])[0]
+                hydra.seen.append(token)
+                known = self.path == "/admin/oauth2/introspect"
+                payload = json.dumps(hydra.tokens.get(token, {"active": False})).encode()
+                self.send_response(200 if known else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = serve(Handler)
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+
+
+def machine_token(client_id: str) -> dict[str, Any]:
+    """Introspection of a client-credentials token: its subject is the client itself."""
+    return {
+        "active": True,
+        "sub": client_id,
+        "client_id": client_id,
+        "token_use": "access_token",
+        "scope": "api",
+    }
+
+
 def _cookie(header: str) -> str | None:
     for part in header.split(";"):
         name, _, value = part.strip().partition("=")
@@ -133,13 +186,17 @@ class Gatekeeper:
         self.process.wait(timeout=10)
 
 
-def start_gatekeeper(kratos_url: str, log: Path) -> Gatekeeper:
+def start_gatekeeper(
+    kratos_url: str, log: Path, hydra_url: str | None = None, client_roles: str = ""
+) -> Gatekeeper:
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
         "KRATOS_PUBLIC_URL": kratos_url,
         "GATEKEEPER_LISTEN": f"127.0.0.1:{port}",
         "GATEKEEPER_TIMEOUT": "3",
+        "GATEKEEPER_CLIENT_ROLES": client_roles,
+        **({"HYDRA_ADMIN_URL": hydra_url} if hydra_url else {}),
     }
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-I", str(SOURCE)], env=env, stdout=out, stderr=out)

@@ -6,6 +6,7 @@ headers, 401 sends the browser to the login page, 403 is shown as is.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,11 @@ from components.catalogue.gatekeeper import SOURCE
 from semantic.local_postgis import free_port
 from tests.platform_services.identity_standins import (
     SESSION_COOKIE,
+    FakeHydra,
     FakeKratos,
     Gatekeeper,
     get,
+    machine_token,
     session,
     start_gatekeeper,
 )
@@ -50,11 +53,39 @@ def kratos() -> Iterator[FakeKratos]:
     fake.stop()
 
 
+TOKENS = {
+    "ci-token-0001": machine_token("ci"),
+    "rogue-token-01": machine_token("rogue"),  # a client the platform gave no role
+    "sam-token-0001": {
+        "active": True,
+        "sub": "id-sam",
+        "client_id": "jupyter",
+        "token_use": "access_token",
+        "ext": {"role": "scientist"},
+    },
+    "id-token-00001": {**machine_token("ci"), "token_use": "id_token"},
+}
+
+
 @pytest.fixture(scope="module")
-def gatekeeper(kratos: FakeKratos, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gatekeeper]:
-    process = start_gatekeeper(kratos.url, tmp_path_factory.mktemp("gatekeeper") / "gatekeeper.log")
+def hydra() -> Iterator[FakeHydra]:
+    fake = FakeHydra(TOKENS).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def gatekeeper(
+    kratos: FakeKratos, hydra: FakeHydra, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gatekeeper]:
+    log = tmp_path_factory.mktemp("gatekeeper") / "gatekeeper.log"
+    process = start_gatekeeper(kratos.url, log, hydra_url=hydra.url, client_roles="ci=scientist")
     yield process
     process.stop()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def test_a_role_of_the_route_passes_with_identity_headers(gatekeeper):
@@ -126,3 +157,43 @@ def test_the_program_needs_only_the_standard_library():
         if line.startswith(("import ", "from ")) and not line.startswith("from __future__")
     }
     assert imported and imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+
+
+def test_a_machine_token_counts_with_its_clients_role(gatekeeper, kratos, hydra):
+    asked = len(kratos.seen)
+    status, headers, _ = get(f"{gatekeeper.url}/roles/admin,scientist", bearer("ci-token-0001"))
+    assert (status, headers["X-Deepcube-Role"], headers["X-Deepcube-User-Id"]) == (200, "scientist", "ci")
+    assert get(f"{gatekeeper.url}/roles/admin", bearer("ci-token-0001"))[0] == 403  # not an admin module
+    assert len(kratos.seen) == asked  # a bearer token never reaches Kratos
+    assert hydra.seen[-1] == "ci-token-0001"
+
+
+def test_tokens_without_a_platform_role_or_not_active_are_refused(gatekeeper):
+    assert get(f"{gatekeeper.url}/roles/scientist", bearer("rogue-token-01"))[0] == 403
+    assert get(f"{gatekeeper.url}/roles/scientist", bearer("unknown-token-1"))[0] == 401
+    assert (
+        get(f"{gatekeeper.url}/roles/scientist", bearer("id-token-00001"))[0] == 401
+    )  # an ID token is no key
+    assert get(f"{gatekeeper.url}/roles/scientist", {"Authorization": "Basic Y2k6eA=="})[0] == 401
+
+
+def test_a_persons_token_counts_with_the_role_its_consent_gave(gatekeeper):
+    status, headers, _ = get(f"{gatekeeper.url}/roles/scientist", bearer("sam-token-0001"))
+    assert (status, headers["X-Deepcube-User-Id"], headers["X-Deepcube-Role"]) == (200, "id-sam", "scientist")
+
+
+def test_a_session_wins_over_a_bearer_token(gatekeeper, hydra):
+    hydra.seen.clear()
+    status, headers, _ = get(f"{gatekeeper.url}/roles/admin", {**cookie("ada"), **bearer("ci-token-0001")})
+    assert (status, headers["X-Deepcube-Role"]) == (200, "admin")
+    assert hydra.seen == []  # the session decided; the token went nowhere
+
+
+def test_whoami_tells_the_homepage_who_is_signed_in_and_nothing_more(gatekeeper):
+    status, headers, body = get(f"{gatekeeper.url}/whoami/", cookie("sam"))
+    assert (status, headers["Cache-Control"]) == (200, "no-store")
+    assert json.loads(body) == {"signed_in": True, "email": "sam@example.org", "role": "scientist"}
+    assert json.loads(get(f"{gatekeeper.url}/whoami", cookie("nora"))[2])["role"] is None
+    status, _, body = get(f"{gatekeeper.url}/whoami/")
+    assert (status, json.loads(body)) == (401, {"signed_in": False})
+    assert get(f"{gatekeeper.url}/whoami/", cookie("gone"))[0] == 401

@@ -3,8 +3,10 @@ stand-in Kratos, and stand-in modules, all on loopback.
 
 The Caddyfile is the ovh stack's, rendered from its catalogue; only the site address and the upstream
 hosts are swapped for loopback ones (Caddy's local mode: plain HTTP, no admin API). What a browser
-sees: no session -> the login page; a scientist -> JupyterLab yes, Portainer and every other admin
+sees: no session -> the login page; a scientist -> JupyterHub yes, Portainer and every other admin
 module no (403); an administrator -> both. Identity headers reach the module from the gatekeeper only.
+A machine with a client-credentials token (introspected at a stand-in of Hydra's admin API) opens
+what its client's role opens; `/whoami/` tells the homepage who is signed in.
 """
 
 from __future__ import annotations
@@ -20,15 +22,19 @@ from pathlib import Path
 import pytest
 
 from components.catalogue import build, gateway
+from components.catalogue import gatekeeper as gatekeeper_spec
 from components.catalogue.common import ADMIN_SERVICES
+from components.catalogue.identity import MACHINE_CLIENTS
 from components.render.caddyfile import render_caddyfile
 from semantic.local_postgis import free_port
 from tests.platform_services.conftest import stack_context, tool
 from tests.platform_services.identity_standins import (
     SESSION_COOKIE,
+    FakeHydra,
     FakeKratos,
     echo_module,
     get,
+    machine_token,
     session,
     start_gatekeeper,
 )
@@ -60,7 +66,12 @@ def local_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGat
     production = gateway.caddy_site(ctx, others)
     modules = {r.upstream.split(":")[0]: echo_module(r.upstream.split(":")[0]) for r in production.routes}
     kratos = FakeKratos(SESSIONS).start()
-    keeper = start_gatekeeper(kratos.url, root / "gatekeeper.log")
+    hydra = FakeHydra({"ci-token-0001": machine_token("ci")}).start()
+    keeper = start_gatekeeper(
+        kratos.url, root / "gatekeeper.log", hydra.url, gatekeeper_spec.client_roles(MACHINE_CLIENTS)
+    )
+    ports = {host: module.server_port for host, module in modules.items()}
+    ports["gatekeeper"] = keeper.port  # /whoami goes to the real gatekeeper
     (root / "site").mkdir()
     (root / "site" / "index.html").write_text("<h1>home</h1>")
     port = free_port()
@@ -68,7 +79,7 @@ def local_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGat
         production,
         site=f"http://127.0.0.1:{port}",
         routes=[
-            dataclasses.replace(r, upstream=f"127.0.0.1:{modules[r.upstream.split(':')[0]].server_port}")
+            dataclasses.replace(r, upstream=f"127.0.0.1:{ports[r.upstream.split(':')[0]]}")
             for r in production.routes
         ],
         auth=dataclasses.replace(production.auth, upstream=f"127.0.0.1:{keeper.port}"),
@@ -102,12 +113,13 @@ def local_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGat
         caddy.wait(timeout=10)
         keeper.stop()
         kratos.stop()
+        hydra.stop()
         for module in modules.values():
             module.shutdown()
 
 
 def test_no_session_goes_to_the_login_page(local_gateway):
-    for service in ("jupyter", "portainer"):
+    for service in ("jupyter-proxy", "portainer"):
         status, headers, _ = local_gateway.open(service)
         assert status == 302, service
         assert (
@@ -116,10 +128,10 @@ def test_no_session_goes_to_the_login_page(local_gateway):
 
 
 def test_a_scientist_opens_jupyter_but_no_admin_module(local_gateway):
-    status, _, body = local_gateway.open("jupyter", "sam")
+    status, _, body = local_gateway.open("jupyter-proxy", "sam")
     assert status == 200
     seen = json.loads(body)
-    assert seen["module"] == "jupyter"
+    assert seen["module"] == "jupyter-proxy"
     assert seen["headers"] == {
         "X-Deepcube-User-Id": "id-sam",
         "X-Deepcube-Role": "scientist",
@@ -132,7 +144,7 @@ def test_a_scientist_opens_jupyter_but_no_admin_module(local_gateway):
 
 
 def test_an_administrator_opens_both(local_gateway):
-    status, _, body = local_gateway.open("jupyter", "ada")
+    status, _, body = local_gateway.open("jupyter-proxy", "ada")
     assert (status, json.loads(body)["headers"]["X-Deepcube-Role"]) == (200, "admin")
     status, _, body = local_gateway.open("portainer", "ada")
     assert status == 200
@@ -141,7 +153,7 @@ def test_an_administrator_opens_both(local_gateway):
 
 
 def test_identity_headers_from_the_client_are_replaced(local_gateway):
-    status, _, body = local_gateway.open("jupyter", "sam", **{"X-Deepcube-Role": "admin"})
+    status, _, body = local_gateway.open("jupyter-proxy", "sam", **{"X-Deepcube-Role": "admin"})
     assert (status, json.loads(body)["headers"]["X-Deepcube-Role"]) == (200, "scientist")
     assert local_gateway.open("portainer", "sam", **{"X-Deepcube-Role": "admin"})[0] == 403
     assert local_gateway.open("portainer", None, **{"X-Deepcube-Role": "admin"})[0] == 302
@@ -157,3 +169,25 @@ def test_the_gatekeeper_logged_each_decision(local_gateway, tmp_path_factory):
     assert "403 '/portainer/'" in log
     assert "200 '/jupyter/' id-sam as scientist" in log
     assert SESSION_COOKIE not in log  # decisions are logged, credentials are not
+
+
+def test_a_machine_token_opens_what_its_clients_role_opens(local_gateway):
+    token = {"Authorization": "Bearer ci-token-0001"}
+    status, _, body = local_gateway.open("jupyter-proxy", **token)
+    assert status == 200
+    assert json.loads(body)["headers"]["X-Deepcube-Role"] == "scientist"
+    assert json.loads(body)["headers"]["X-Deepcube-User-Id"] == "ci"
+    assert local_gateway.open("portainer", **token)[0] == 403
+    assert local_gateway.open("jupyter-proxy", Authorization="Bearer forged-token-1")[0] == 302  # not active
+
+
+def test_whoami_through_the_gateway(local_gateway):
+    status, _, body = get(f"{local_gateway.url}/whoami/", {"Cookie": f"{SESSION_COOKIE}=sam"})
+    assert (status, json.loads(body)) == (
+        200,
+        {"signed_in": True, "email": "sam@example.org", "role": "scientist"},
+    )
+    status, _, body = get(f"{local_gateway.url}/whoami/")
+    assert (status, json.loads(body)) == (401, {"signed_in": False})
+    # Only /whoami is routed to the gatekeeper: its role check is for Caddy, not for browsers.
+    assert get(f"{local_gateway.url}/roles/admin", {"Cookie": f"{SESSION_COOKIE}=ada"})[0] == 404

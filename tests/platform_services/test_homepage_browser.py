@@ -207,7 +207,7 @@ def test_chromium_sees_every_enabled_module_listed_and_linked(local_gateway):
     expected = {s.name: s for s in local_gateway.specs if s.homepage is not None}
     assert set(parser.cards) == set(expected)
     assert {
-        "jupyter",
+        "jupyter-proxy",
         "grafana",
         "prometheus",
         "portainer",

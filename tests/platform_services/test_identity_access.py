@@ -50,6 +50,7 @@ KRATOS_V1_2_KEYS = {
     "identity.default_schema_id",
     "identity.schemas",
     "courier.smtp.from_address",
+    "oauth2_provider.url",
 }
 """Every key the rendered config may use, each checked against Kratos' configuration schema
 (ory/kratos `embedx/config.schema.json`): adding a key means checking it there first."""
@@ -86,7 +87,7 @@ def test_every_protected_route_names_its_roles(groups):
         assert routed[name].roles == ADMIN_ONLY, name
     for name in ("jupyter", "dask-scheduler", "sextant", "social-api"):
         assert name not in routed or routed[name].roles == USER_MODULE, name
-    assert routed["jupyter"].roles == USER_MODULE
+    assert routed["jupyter-proxy"].roles == USER_MODULE
     assert all(route.roles for route in routed.values() if route.protected)
 
 

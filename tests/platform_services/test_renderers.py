@@ -85,7 +85,7 @@ def test_admin_routes_are_behind_forward_auth_in_caddys_own_json(stack, groups, 
         assert upstreams[0] == "gatekeeper:4180", (spec.name, upstreams)
         assert proxies[0]["rewrite"]["uri"] == "/roles/admin", spec.name
         assert upstreams[-1] == f"{spec.name}:{spec.route.port}"
-    jupyter = list(_handlers(_route_for(routes, specs["jupyter"].route.path)))
+    jupyter = list(_handlers(_route_for(routes, specs["jupyter-proxy"].route.path)))
     assert next(h for h in jupyter if h["handler"] == "reverse_proxy")["rewrite"]["uri"] == (
         "/roles/admin,scientist"
     )

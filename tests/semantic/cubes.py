@@ -2,7 +2,8 @@
 
 Values are a deterministic function of (t, row, col, variable) so tests can recompute any of them;
 `nan_every` puts NaN on a regular pattern so NULL handling is exercised. With `static`, two (y, x)
-layers come along: a float32 `elevation` with a few NaN cells, and an integer `land_cover` class.
+layers come along: a float32 `elevation` with a few NaN cells, and an integer `land_cover` class (as
+uint8, or as float32 with a few NaN cells, the way mode resampling hands classes over).
 """
 
 from __future__ import annotations
@@ -29,14 +30,19 @@ def values(t: int, row: np.ndarray, col: np.ndarray, k: int) -> np.ndarray:
 
 
 def elevation(row: np.ndarray, col: np.ndarray) -> np.ndarray:
-    """Static float32 layer: 10 m per row plus 1 m per column; NaN where (row + 2 col) % 17 == 5."""
-    value = (row * 10.0 + col).astype(np.float32)
+    """Static float32 layer: 10 m per row plus 1 m per column plus 0.25 m (not a whole number, so it
+    stays a float column); NaN where (row + 2 col) % 17 == 5."""
+    value = (row * 10.0 + col + 0.25).astype(np.float32)
     return np.where((row + 2 * col) % 17 == 5, np.float32(np.nan), value).astype(np.float32)
 
 
-def land_cover(row: np.ndarray, col: np.ndarray) -> np.ndarray:
-    """Static integer layer: classes 1..4 in blocks of 3 x 4 cells."""
-    return ((np.asarray(row) // 3 + np.asarray(col) // 4) % 4 + 1).astype(np.uint8)
+def land_cover(row: np.ndarray, col: np.ndarray, dtype: str = "uint8") -> np.ndarray:
+    """Static integer layer: classes 1..4 in blocks of 3 x 4 cells. As a float dtype, NaN where
+    (3 row + col) % 13 == 7."""
+    classes = (np.asarray(row) // 3 + np.asarray(col) // 4) % 4 + 1
+    if np.dtype(dtype).kind != "f":
+        return classes.astype(dtype)
+    return np.where((3 * np.asarray(row) + np.asarray(col)) % 13 == 7, np.nan, classes).astype(dtype)
 
 
 def make_cube(
@@ -56,6 +62,9 @@ def make_cube(
     zarr_format: int = 2,
     irregular: bool = False,
     static: bool = True,
+    land_cover_dtype: str = "uint8",
+    title: str | None = None,
+    variable_attrs: dict[str, dict] | None = None,
     storage_options: dict | None = None,
 ) -> str:
     """Write a cube and return its path/URI."""
@@ -84,6 +93,7 @@ def make_cube(
                 "units": UNITS.get(name, "1"),
                 "long_name": LONG_NAMES.get(name, name),
                 "grid_mapping": "crs",
+                **(variable_attrs or {}).get(name, {}),
             },
         )
     if static:
@@ -94,7 +104,7 @@ def make_cube(
         )
         data_vars["land_cover"] = xr.Variable(
             (ydim, xdim),
-            land_cover(row, col),
+            land_cover(row, col, land_cover_dtype),
             attrs={"units": "1", "long_name": "land cover class", "grid_mapping": "crs"},
         )
     cf = pyproj_crs.to_cf()
@@ -104,7 +114,7 @@ def make_cube(
         data_vars,
         coords={"time": time, ydim: y, xdim: x},
         attrs={
-            "title": f"test cube {Path(str(path)).name}",
+            "title": title if title is not None else f"test cube {Path(str(path)).name}",
             "geospatial_lon_min": float(x.min() - res / 2),
             "geospatial_lon_max": float(x.max() + res / 2),
             "geospatial_lat_min": float(y.min() - res / 2),

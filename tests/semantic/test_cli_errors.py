@@ -117,3 +117,50 @@ def test_dsn_from_environment_and_traceback_opt_in(postgis, small_cube):
     assert "kept on the cells (an append does not rewrite them): elevation, land_cover" in appended.stdout
     loud = run_cli("--traceback", "load", small_cube, "--dsn", postgis.dsn, "--variables", "nope")
     assert loud.exit_code != 0 and type(loud.exception).__name__ == "MissingVariableError"
+
+
+def test_query_input_is_checked_before_the_database(postgis, tmp_path):
+    dead = postgis.dsn_with(port=free_port())  # any database work would fail with "cannot connect"
+    query = tmp_path / "bad.rq"
+    query.write_text("SELEC ?x WHERE { ?x ?p ?o }")
+    assert_one_line_error(
+        run_cli("query", str(query), "--dsn", dead, "--cube-id", "any"), "invalid SPARQL in", "bad.rq"
+    )
+    query.write_text("SELECT ?x WHERE { ?x nope:p ?o }")
+    assert_one_line_error(run_cli("query", str(query), "--dsn", dead, "--cube-id", "any"), "nope")
+    good = tmp_path / "good.rq"
+    good.write_text("SELECT ?x WHERE { ?x dc:row ?r }")
+    assert_one_line_error(
+        run_cli("query", str(good), "--dsn", dead, "--cube-id", "any", "--bbox", "1,2,3"), "--bbox"
+    )
+    assert_one_line_error(
+        run_cli("query", str(good), "--dsn", dead, "--cube-id", "any", "--time", "2020"), "expected START/END"
+    )
+    assert_one_line_error(run_cli("query", str(good), "--dsn", dead), "--cube-id", "--endpoint")
+    assert_one_line_error(
+        run_cli("query", str(tmp_path / "absent.rq"), "--dsn", dead, "--cube-id", "x"), "absent.rq"
+    )
+    assert_one_line_error(
+        run_cli("query", str(good), "--dsn", dead, "--cube-id", "x", "--format", "xml"), "--format"
+    )
+
+
+def test_query_too_large_and_unknown_variables(postgis, small_cube, tmp_path):
+    assert run_cli("load", small_cube, "--dsn", postgis.dsn, "--cube-id", "sized", "-q").exit_code == 0
+    query = tmp_path / "all.rq"
+    query.write_text("SELECT * WHERE { ?s ?p ?o }")
+    base = ("query", str(query), "--dsn", postgis.dsn, "--cube-id", "sized")
+    line = assert_one_line_error(
+        run_cli(*base, "--max-triples", "1000"),
+        "would materialise",
+        "over the local limit of 1,000 (--max-triples)",
+        "--bbox",
+        "--time",
+        "--variables",
+        "--endpoint",
+    )
+    assert "Observation triples" in line
+    assert_one_line_error(
+        run_cli(*base, "--variables", "t2m,nope"), "--variables 'nope' not in cube 'sized'", "elevation"
+    )
+    assert_one_line_error(run_cli(*base, "--bbox", "0,0,1,1"), "does not intersect cube 'sized'")

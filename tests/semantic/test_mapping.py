@@ -1,12 +1,18 @@
-"""The four generated artefacts: parseable, OWL 2 QL-shaped, password-free, and what Ontop expects."""
+"""The four generated artefacts: valid Turtle for strict parsers, OWL 2 QL-shaped, password-free, and
+what Ontop expects."""
 
 from __future__ import annotations
 
+import io
+
+import pyoxigraph
 import pytest
-from rdflib import OWL, RDF, RDFS, Graph, Namespace, URIRef
+from rdflib import OWL, RDF, RDFS, Graph, Literal, Namespace, URIRef
 from typer.testing import CliRunner
 
+from semantic import api
 from semantic.cli import app
+from tests.semantic.cubes import make_cube
 
 pytestmark = pytest.mark.postgis
 RR = Namespace("http://www.w3.org/ns/r2rml#")
@@ -43,7 +49,7 @@ def test_four_artefacts_are_written(mapping_dir):
         "ontop.properties",
         "queries",
     }
-    assert len(list((mapping_dir / "queries").glob("*.rq"))) == 8
+    assert len(list((mapping_dir / "queries").glob("*.rq"))) == 9
 
 
 def test_ontology_is_owl2_ql_shaped(mapping_dir):
@@ -130,3 +136,67 @@ def test_table_shows_the_first_rows_and_says_how_many_there_are(mapping_dir, pos
     assert f"first 3 of {total} rows" in short.stdout
     full = CliRunner().invoke(app, [*base, "--limit", "0"], terminal_width=200)
     assert "rows (--limit 0" not in full.stdout
+
+
+# What the mapping used to look like: SQL pasted between triple quotes, ending in a quoted table name.
+OLD_FAULTY_MAPPING = (
+    "@prefix rr: <http://www.w3.org/ns/r2rml#> .\n"
+    "<#Cell> a rr:TriplesMap ;\n"
+    '    rr:logicalTable [ rr:sqlQuery """SELECT cell_id, "row", col FROM deepcube."cells_x"""" ] .\n'
+)
+
+
+def strict_triples(text: str) -> list:
+    """Parse Turtle with oxigraph's W3C-conformant parser (RDF4J, which Ontop uses, is as strict)."""
+    return list(pyoxigraph.parse(io.BytesIO(text.encode()), "text/turtle", base_iri="http://example.org/"))
+
+
+def test_a_strict_turtle_parser_rejects_the_old_mapping_form():
+    assert OLD_FAULTY_MAPPING.count('"cells_x""""') == 1
+    assert len(Graph().parse(data=OLD_FAULTY_MAPPING, format="turtle", publicID="http://example.org/")) == 3
+    with pytest.raises(SyntaxError):
+        strict_triples(OLD_FAULTY_MAPPING)
+
+
+ODD_TEXT = 'a "quoted" word, """three quotes""", a back\\slash\\ and\na newline'
+SHAPES = {
+    "small": {},
+    "nostatic": {"static": False},
+    "floatclasses": {"land_cover_dtype": "float32"},
+    "projected": {"crs": "EPSG:3035", "origin": (4_321_000.0, 3_210_000.0), "res": 1000.0, "zarr_format": 3},
+    "oddtext": {
+        "title": ODD_TEXT,
+        "variables": ("t2m", 'air "t" 2m\\'),
+        "variable_attrs": {"t2m": {"units": ODD_TEXT, "long_name": ODD_TEXT + '"'}},
+    },
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_ontology_and_mapping_are_valid_turtle_for_a_strict_parser(postgis, cubes_dir, tmp_path, shape):
+    path = make_cube(cubes_dir / f"shape_{shape}.zarr", height=4, width=5, times=2, **SHAPES[shape])
+    api.load(path, postgis.dsn, cube_id=f"shape_{shape}")
+    written = {p.name: p for p in api.write_mapping(f"shape_{shape}", postgis.dsn, tmp_path)}
+    for name in ("ontology.ttl", "mapping.r2rml.ttl"):
+        text = written[name].read_text()
+        strict = strict_triples(text)
+        lenient = Graph().parse(data=text, format="turtle")
+        assert len(strict) == len(lenient) > 50, name
+    r2rml = Graph().parse(written["mapping.r2rml.ttl"])
+    queries = {str(q) for q in r2rml.objects(None, RR.sqlQuery)}
+    assert any(q.endswith(f'FROM deepcube."cells_shape_{shape}"') for q in queries)  # the old breaking case
+    if shape == "oddtext":
+        ontology = Graph().parse(written["ontology.ttl"])
+        assert Literal(ODD_TEXT) in set(ontology.objects(None, DC.units))
+        assert (None, RDFS.label, Literal(ODD_TEXT + '"')) in ontology
+
+
+def test_the_strict_parser_reads_the_same_sql_as_rdflib(mapping_dir):
+    text = (mapping_dir / "mapping.r2rml.ttl").read_text()
+    strict = {
+        t.object.value
+        for t in strict_triples(text)
+        if t.predicate.value == "http://www.w3.org/ns/r2rml#sqlQuery"
+    }
+    lenient = {str(q) for q in Graph().parse(data=text, format="turtle").objects(None, RR.sqlQuery)}
+    assert strict == lenient and len(strict) == 5

@@ -11,7 +11,7 @@ from rdflib import Literal, URIRef
 from semantic import api, dtypes
 from semantic.errors import CubeError
 from tests.semantic.conftest import fetch
-from tests.semantic.cubes import make_cube
+from tests.semantic.cubes import land_cover, make_cube
 
 LAYERS = {
     "f64": (np.float64, "double precision"),
@@ -80,3 +80,36 @@ def test_each_dtype_round_trips_through_copy_and_the_mapping(postgis, engine, cu
     assert graph.value(cell, URIRef(f"{cv}i8")).toPython() == 0
     assert graph.value(cell, URIRef(f"{cv}f64")).toPython() == pytest.approx(6.123456789012, rel=1e-15)
     assert graph.value(URIRef("https://w3id.org/deepcube/cube/typed/cell/5"), URIRef(f"{cv}f64")) is None
+
+
+def test_float_layers_holding_whole_numbers_become_integer_columns():
+    nan = np.nan
+    assert dtypes.integral_type([np.array([[1.0, 2.0], [nan, 6.0]], np.float32)]) is dtypes.SMALLINT
+    assert dtypes.integral_type([np.array([1.0]), np.array([70_000.0])]) is dtypes.INTEGER
+    assert dtypes.integral_type([np.array([-3e9, nan])]) is dtypes.BIGINT
+    assert dtypes.integral_type([np.array([1.0, 2.5])]) is None
+    assert dtypes.integral_type([np.array([1.0]), np.array([np.inf])]) is None
+    assert dtypes.integral_type([np.array([nan, nan])]) is None  # nothing to go by: stays a float
+    assert dtypes.integral_type([np.array([2.0**60])]) is None  # beyond what float64 holds exactly
+    assert dtypes.integral_type([np.array([1, 2], np.int16)]) is None  # not a float layer
+
+
+@pytest.mark.postgis
+def test_float_classes_load_as_integers_with_nan_as_null(postgis, engine, cubes_dir):
+    path = make_cube(cubes_dir / "floatclasses.zarr", height=6, width=7, times=1, land_cover_dtype="float32")
+    api.load(path, postgis.dsn, cube_id="floatclasses")
+    assert fetch(
+        engine,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'cells_floatclasses' AND column_name IN ('elevation', 'land_cover') ORDER BY 1",
+    ) == [("elevation", "real"), ("land_cover", "smallint")]
+    rows, cols = np.divmod(np.arange(42), 7)
+    want = [None if np.isnan(v) else int(v) for v in land_cover(rows, cols, "float32")]
+    assert [
+        r[0] for r in fetch(engine, "SELECT land_cover FROM deepcube.cells_floatclasses ORDER BY cell_id")
+    ] == want
+    assert 0 < want.count(None) < 42
+    graph = api.materialise("floatclasses", postgis.dsn)
+    cv = URIRef("https://w3id.org/deepcube/cube/floatclasses/def#land_cover")
+    three = Literal("3", datatype=URIRef("http://www.w3.org/2001/XMLSchema#integer"))
+    assert len(list(graph.subjects(cv, three))) == want.count(3) > 0
