@@ -1,10 +1,9 @@
-"""Library entry points behind the CLI: gen, open_cube, append (in `append.py`; rechunk, info,
-validate, preview live in their own modules). Each function validates everything — the output
-location first, then the sources — before it writes anything."""
+"""Library entry points behind the CLI: gen, open_cube (in `access.py`, shared with `semantic`),
+append (in `append.py`; rechunk, info, validate, preview live in their own modules). Each function
+validates everything — the output location first, then the sources — before it writes anything."""
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -12,14 +11,14 @@ from dataclasses import dataclass, field
 import xarray as xr
 
 from . import __version__
+from .access import open_cube
 from .config import CubeConfig, config_sha256
 from .engine import CubeJob, Progress, execute, prepare
-from .errors import CubeEngineError, CubeValidationError, StoreError
+from .errors import CubeValidationError
 from .grid import Grid, parse_crs
-from .outputs import check_output, check_remote, describe, store_errors
-from .publish import Staging, recover, target_lock
+from .outputs import check_output, store_errors
+from .publish import Staging, target_lock
 from .sources import close_all
-from .storage import is_remote, normalise_options
 from .writer import compressor_for, consolidate, cube_attrs, write_template
 
 
@@ -97,24 +96,6 @@ def gen(
         0 if job.times is None else len(job.times),
         job.warnings,
     )
-
-
-def open_cube(path: str, storage_options: dict | None = None) -> xr.Dataset:
-    """Open a published cube lazily (consolidated metadata: the commit point). What a killed writer
-    left is recovered first (`publish.recover`); a missing cube, credential or endpoint is one
-    StoreError line."""
-    if is_remote(path):
-        check_remote(path, storage_options, "cube")
-    elif not os.path.exists(path):
-        raise StoreError(f"cannot open cube {path}: no such folder")
-    kwargs = {"storage_options": normalise_options(path, storage_options)} if is_remote(path) else {}
-    try:
-        recover(path, storage_options)
-        return xr.open_zarr(path, consolidated=True, **kwargs)
-    except CubeEngineError:
-        raise
-    except Exception as exc:
-        raise StoreError(f"cannot open cube {path}: {describe(exc, path, storage_options)}") from None
 
 
 def cube_grid(ds: xr.Dataset) -> Grid:

@@ -84,10 +84,20 @@ class Grid:
         return cls(round(width), round(height), Affine(res_x, 0, xmin, 0, -res_y, ymax), crs)
 
     @classmethod
-    def from_coords(cls, x: np.ndarray, y: np.ndarray, crs, *, what: str = "grid") -> Grid:
-        """Grid from 1-D pixel-centre coordinates (either direction); fails on irregular spacing."""
+    def from_coords(
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        crs: str | int | CRS,
+        *,
+        what: str = "grid",
+        axes: tuple[str, str] = ("x/lon", "y/lat"),
+    ) -> Grid:
+        """Grid from 1-D pixel-centre coordinates (either direction); fails on irregular spacing,
+        naming `what` and the axis (`axes`: how the caller's users know the x and y axes)."""
         x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
-        step_x, step_y = _regular_step(x, f"{what} x/lon"), _regular_step(y, f"{what} y/lat")
+        step_x = regular_step(x, f"{what} {axes[0]}")
+        step_y = regular_step(y, f"{what} {axes[1]}")
         return cls(x.size, y.size, Affine(step_x, 0, x[0] - step_x / 2, 0, step_y, y[0] - step_y / 2), crs)
 
     # -- properties ---------------------------------------------------------------------------------
@@ -147,14 +157,21 @@ class Grid:
         return transformer.transform_bounds(xmin, ymin, xmax, ymax, densify_pts=21)
 
 
-def _regular_step(values: np.ndarray, what: str) -> float:
+def regular_step(values: np.ndarray, what: str) -> float:
+    """The signed step of evenly spaced 1-D pixel centres, or a GridError saying where the spacing
+    varies. The one regularity rule of the project: the engine's grids, `validate` and the
+    semantic loader's cells all depend on it, so they must agree on what "regular" means."""
+    values = np.asarray(values, dtype="float64")
     if values.ndim != 1 or values.size < 2:
         raise GridError(f"{what}: need at least two coordinates to find the resolution")
     steps = np.diff(values)
     step = (values[-1] - values[0]) / (values.size - 1)
-    if step == 0 or np.max(np.abs(steps - step)) > _REL_TOL * abs(step) * max(1, values.size) ** 0.5 + 1e-9:
+    deviation = np.abs(steps - step)
+    if step == 0 or np.max(deviation) > _REL_TOL * abs(step) * max(1, values.size) ** 0.5 + 1e-9:
+        worst = int(np.argmax(deviation))
         raise GridError(
-            f"{what}: coordinates are not a regular grid (steps {steps.min():g}..{steps.max():g})"
+            f"{what} is not regular: spacing varies (expected {abs(step):.6g} everywhere, found "
+            f"{abs(steps[worst]):.6g} between index {worst} and {worst + 1})"
         )
     return float(step)
 

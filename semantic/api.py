@@ -7,6 +7,7 @@ subclasses for problems with inputs, cubes or the database.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -22,21 +23,16 @@ def init(dsn: str | None) -> bool:
         return schema.ensure_schema(conn)
 
 
-def load(
-    uri: str,
-    dsn: str | None,
-    *,
-    cube_id: str | None = None,
-    variables: list[str] | None = None,
-    time: str | None = None,
-    bbox: str | None = None,
-    progress=None,
-):
+def load(uri: str, dsn: str | None, **options: Any):
     """Load a cube (folder or s3://) in one transaction: `semantic.loader.load_cube`, imported on use
-    (it brings xarray and Zarr, which answering a query does not need). Returns its LoadReport."""
+    (it brings xarray and Zarr, which answering a query does not need). Returns its LoadReport.
+
+    `options` are load_cube's keywords: cube_id, variables, time, bbox, progress and
+    storage_options (the engine's: endpoint_url, key, secret...; without them s3fs reads the AWS_*
+    environment variables)."""
     from semantic.loader import load_cube
 
-    return load_cube(uri, dsn, cube_id=cube_id, variables=variables, time=time, bbox=bbox, progress=progress)
+    return load_cube(uri, dsn, **options)
 
 
 def describe(cube_id: str, dsn: str | None) -> CubeInfo:

@@ -16,6 +16,7 @@ import json
 import numpy as np
 
 from semantic.cube import CubeSelection
+from semantic.grid import grid_record
 
 CELLS_LAYOUT = 1  # bump when the cells table's columns or the way rows are computed change
 BAND_ROWS = 1024  # static layers are hashed band by band: memory stays bounded on large grids
@@ -29,7 +30,7 @@ def cells_digest(sel: CubeSelection) -> str:
         json.dumps(
             {
                 "layout": CELLS_LAYOUT,
-                "grid": sel.grid.to_json(),
+                "grid": json.dumps(grid_record(sel.grid), sort_keys=True),
                 "window": [row0, row1, col0, col1],
                 "static": [[v.name, v.column, v.sql_type] for v in sel.static],
             },

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from semantic import api
+from semantic import api, postgis_command
 from semantic.database import DSN_ENV
 from semantic.errors import SemanticError
 
@@ -85,6 +85,10 @@ def init(dsn: DsnOption = None) -> None:
     print("schema created or migrated" if changed else "schema up to date")
 
 
+DONE = {"create": "loaded", "replace": "replaced", "append": "added a time range to"}
+"""What `load` did, as the first words of its summary line."""
+
+
 @app.command()
 def load(
     cube: Annotated[str, typer.Argument(help="Zarr cube: a folder or s3://bucket/path.zarr")],
@@ -113,7 +117,7 @@ def load(
             lambda: api.load(cube, dsn, cube_id=cube_id, variables=names, time=time, bbox=bbox, progress=hook)
         )
     print(
-        f"{report.mode}d cube {report.cube_id!r}: {report.n_cells} cells, "
+        f"{DONE[report.mode]} cube {report.cube_id!r}: {report.n_cells} cells, "
         f"{report.n_observations} observations "
         f"({report.n_times} time steps x {len(report.variables)} variables) in {report.seconds:.2f} s "
         f"({report.rows_per_second:,.0f} rows/s)"
@@ -201,3 +205,9 @@ def query(
         Console().print(result)
     else:
         sys.stdout.write(result if result.endswith("\n") else result + "\n")
+
+
+app.add_typer(postgis_command.app, name="postgis")
+
+if __name__ == "__main__":
+    app()

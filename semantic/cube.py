@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from pyproj import CRS
 
 from semantic.dtypes import ColumnType, column_type, integral_type, is_supported
 from semantic.errors import CubeError, MissingVariableError, SelectionError
-from semantic.grid import Grid
+from semantic.grid import Grid, cube_grid, window_for_bbox
 
 if TYPE_CHECKING:  # xarray is imported when a cube is opened: `semantic query` never needs it
     import xarray as xr
@@ -117,19 +117,17 @@ def column_name(variable: str) -> str:
     return name[:60]
 
 
-def open_cube(uri: str) -> xr.Dataset:
-    """Open lazily (no dask: the loader reads windows itself) with consolidated metadata if present."""
-    is_remote = "://" in uri
-    if not is_remote and not Path(uri).exists():
-        raise CubeError(f"cube not found: {uri} does not exist")
-    try:
-        import xarray as xr
+def open_cube(uri: str, storage_options: dict[str, Any] | None = None) -> xr.Dataset:
+    """Open lazily (no dask: the loader reads windows itself) through the engine's access layer
+    (`cube_engine.access`), so a load sees what every reader sees: S3 storage options applied, a
+    killed writer's journal recovered first, and a cube a live writer is changing refused."""
+    from cube_engine.access import open_cube as open_published
+    from cube_engine.errors import CubeEngineError
 
-        return xr.open_zarr(uri, chunks=None, consolidated=None, decode_timedelta=False)
-    except FileNotFoundError as exc:
-        raise CubeError(f"cube not found: {uri} ({exc})") from exc
-    except Exception as exc:
-        raise CubeError(f"cannot open {uri} as a Zarr cube: {type(exc).__name__}: {exc}") from exc
+    try:
+        return open_published(uri, storage_options, chunks=None, consolidated=None, decode_timedelta=False)
+    except CubeEngineError as exc:
+        raise CubeError(str(exc)) from None
 
 
 def cube_crs(ds: xr.Dataset, y_dim: str) -> CRS:
@@ -188,9 +186,10 @@ def select(
     variables: list[str] | None = None,
     time: str | None = None,
     bbox: str | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> CubeSelection:
     """Open the cube, validate it and resolve the user's selection; raises one-line `SemanticError`s."""
-    ds = open_cube(uri)
+    ds = open_cube(uri, storage_options)
     if "time" not in ds.dims:
         raise CubeError(f"{uri}: no 'time' dimension (found dims {sorted(ds.dims)})")
     if all(d in ds.dims for d in GEOGRAPHIC_DIMS):
@@ -200,7 +199,7 @@ def select(
     else:
         raise CubeError(f"{uri}: expected dims (time, lat, lon) or (time, y, x), found {sorted(ds.dims)}")
     crs = cube_crs(ds, y_dim)
-    grid = Grid.from_coords(ds[x_dim].values, ds[y_dim].values, crs, x_dim, y_dim)
+    grid = cube_grid(ds[x_dim].values, ds[y_dim].values, crs, x_dim, y_dim)
 
     cube_vars = [n for n, v in ds.data_vars.items() if v.dims == ("time", y_dim, x_dim)]
     static_vars = [n for n, v in ds.data_vars.items() if v.dims == (y_dim, x_dim)]
@@ -247,7 +246,7 @@ def select(
     window = (0, grid.height, 0, grid.width)
     box = parse_bbox(bbox)
     if box is not None:
-        window = grid.window_for_bbox(box)
+        window = window_for_bbox(grid, box)
         if window[1] <= window[0] or window[3] <= window[2]:
             raise SelectionError(f"--bbox {bbox} does not intersect the grid of {uri}")
     static = [

@@ -54,3 +54,7 @@ class QueryTooLargeError(QueryError):
 
 class EndpointError(QueryError):
     """A SPARQL endpoint cannot be reached, answers with an HTTP error, or sends malformed results."""
+
+
+class MappingOutputError(SemanticError):
+    """The mapping files cannot be written where asked (the folder is not writable, or not a folder)."""

@@ -25,13 +25,14 @@ import threading
 import time as clock
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.engine import Connection
 
-from semantic import copy_buffers, dtypes, schema
+from semantic import copy_buffers, dtypes, grid, schema
 from semantic.cells_digest import cells_digest
 from semantic.cube import CubeSelection, check_cube_id, default_cube_id, select
 from semantic.database import connect
@@ -53,7 +54,7 @@ class LoadReport:
     """What a load did; the CLI prints it and the bench reads the timings."""
 
     cube_id: str
-    mode: str  # "replace" or "append"
+    mode: str  # "create" (first load), "replace" (whole cube again) or "append" (a time range)
     n_cells: int
     n_observations: int
     n_times: int
@@ -143,7 +144,7 @@ def observation_blocks(sel: CubeSelection, *, step_defaults: bool = False) -> It
         for r0, r1 in _row_blocks(sel, t1 - t0):
             rows = np.repeat(np.arange(r0, r1), col1 - col0)
             cols = np.tile(np.arange(col0, col1), r1 - r0)
-            cell_ids = sel.grid.cell_ids(rows, cols)
+            cell_ids = grid.cell_ids(sel.grid, rows, cols)
             per_step = cell_ids.size
             by_step = step_defaults and per_step >= STEP_COPY_MIN_ROWS
             template = copy_buffers.observation_template(cell_ids, len(sel.variables), with_time=not by_step)
@@ -171,14 +172,14 @@ def cell_blocks(sel: CubeSelection, band: int = 256) -> Iterator[Block]:
     types = [dtypes.by_sql(v.sql_type) for v in sel.static]
     for r0 in range(row0, row1, band):
         r1 = min(r0 + band, row1)
-        lon, lat = sel.grid.corner_lonlat(r0, r1, col0, col1)
+        lon, lat = grid.corner_lonlat(sel.grid, r0, r1, col0, col1)
         rows = np.repeat(np.arange(r0, r1, dtype=np.int32), col1 - col0)
         cols = np.tile(np.arange(col0, col1, dtype=np.int32), r1 - r0)
         static = [
             (column, np.asarray(sel.dataset[v.name].variable[r0:r1, col0:col1].values))
             for v, column in zip(sel.static, types, strict=True)
         ]
-        cell_ids = sel.grid.cell_ids(rows, cols)
+        cell_ids = grid.cell_ids(sel.grid, rows, cols)
         yield Block(rows.size, copy_buffers.cell_rows(cell_ids, rows, cols, lon, lat, static))
 
 
@@ -334,8 +335,8 @@ def _write_registry(
             sa.insert(schema.cube).values(
                 id=cube_id,
                 title=sel.title,
-                crs=sel.grid.crs,
-                grid=sel.grid.to_dict(),
+                crs=grid.crs_label(sel.grid),
+                grid=grid.grid_record(sel.grid),
                 window=list(sel.window),
                 source_uri=sel.uri,
                 cells_table=schema.cells_table_name(cube_id),
@@ -511,7 +512,7 @@ def _append(
             f"cube {cube_id!r} holds variables {known}, this load has {wanted}: load the whole cube "
             "(without --time) to change its variables"
         )
-    if row.grid != sel.grid.to_dict() or list(row.window) != list(sel.window):
+    if row.grid != grid.grid_record(sel.grid) or list(row.window) != list(sel.window):
         raise IncompatibleLoadError(
             f"cube {cube_id!r} in the database has another grid or --bbox window than {sel.uri}: "
             "load the whole cube (without --time) to replace it"
@@ -554,6 +555,7 @@ def load_cube(
     time: str | None = None,
     bbox: str | None = None,
     progress: ProgressHook | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> LoadReport:
     """Load a Zarr cube (folder or s3://) into PostGIS; see the module docstring for the guarantees.
 
@@ -566,7 +568,7 @@ def load_cube(
     phases = Phases()
     hook = progress or (lambda phase, done, total: None)
     cube_id = check_cube_id(cube_id or default_cube_id(uri))
-    sel = select(uri, variables=variables, time=time, bbox=bbox)
+    sel = select(uri, variables=variables, time=time, bbox=bbox, storage_options=storage_options)
     time_range = parse_time_range(time)
     phases.mark("open cube")
     cells_kept = False
@@ -583,7 +585,7 @@ def load_cube(
                 _append(conn, cube_id, sel, row, time_range, hook, phases)
                 static = _registered(conn, cube_id, static=True)
             else:
-                mode = "replace"
+                mode = "create" if row is None else "replace"
                 cells_kept = _replace(conn, cube_id, sel, row, hook, phases)
                 static = [v.name for v in sel.static]
         phases.mark("commit")

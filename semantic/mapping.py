@@ -13,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from semantic.errors import MappingOutputError
 from semantic.ontology import ontology_ttl
 from semantic.queries import example_queries
 from semantic.r2rml import r2rml_ttl
@@ -63,13 +64,16 @@ def write_mapping(
         PROPERTIES_FILE: ontop_properties(info, url),
     }
     catalogue = {name: q.text for name, q in example_queries(info, thresholds, classes).items()}
-    out.mkdir(parents=True, exist_ok=True)
     queries_dir = out / QUERIES_DIR
-    queries_dir.mkdir(exist_ok=True)
     written = []
-    for folder, texts in ((out, files), (queries_dir, catalogue)):
-        for name, text in texts.items():
-            path = folder / name
-            _write_atomically(path, text)
-            written.append(path)
+    try:
+        queries_dir.mkdir(parents=True, exist_ok=True)
+        for folder, texts in ((out, files), (queries_dir, catalogue)):
+            for name, text in texts.items():
+                path = folder / name
+                _write_atomically(path, text)
+                written.append(path)
+    except OSError as exc:
+        reason = f"{exc.strerror or exc} ({exc.filename or out})"
+        raise MappingOutputError(f"cannot write the mapping to {out}: {reason}") from exc
     return written

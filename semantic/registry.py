@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from semantic import schema
 from semantic.cube import Variable
 from semantic.errors import UnknownCubeError
-from semantic.grid import Grid
+from semantic.grid import Grid, corner_lonlat, grid_from_record
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class CubeInfo:
     def bbox(self) -> tuple[float, float, float, float]:
         """West, south, east, north in EPSG:4326 of the loaded window."""
         r0, r1, c0, c1 = self.window
-        lon, lat = self.grid.corner_lonlat(r0, r1, c0, c1)
+        lon, lat = corner_lonlat(self.grid, r0, r1, c0, c1)
         return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
 
 
@@ -73,7 +73,7 @@ def cube_info(conn: Connection, cube_id: str) -> CubeInfo:
     return CubeInfo(
         id=row.id,
         title=row.title,
-        grid=Grid.from_json(row.grid),
+        grid=grid_from_record(row.grid),
         window=tuple(row.window),
         variables=tuple(v for v in registered if not v.static),
         time_start=row.time_start,

@@ -46,7 +46,7 @@ cube = sa.Table(
     sa.Column("id", sa.Text, primary_key=True, comment="cube id: names the per-cube tables and IRIs"),
     sa.Column("title", sa.Text, nullable=False, server_default=""),
     sa.Column("crs", sa.Text, nullable=False, comment="the cube's own CRS (cells are stored in EPSG:4326)"),
-    sa.Column("grid", postgresql.JSONB, nullable=False, comment="semantic.grid.Grid as JSON"),
+    sa.Column("grid", postgresql.JSONB, nullable=False, comment="semantic.grid.grid_record"),
     sa.Column("window", postgresql.JSONB, nullable=False, comment="[row0, row1, col0, col1] loaded"),
     sa.Column("time_start", sa.DateTime, nullable=True),
     sa.Column("time_end", sa.DateTime, nullable=True),

@@ -22,6 +22,7 @@ from semantic import conditions as cond
 from semantic import schema
 from semantic.cube import parse_bbox, parse_time_range
 from semantic.errors import SelectionError
+from semantic.grid import window_for_bbox
 from semantic.r2rml import Role, TriplesMap
 from semantic.registry import CubeInfo
 from semantic.sparql_scope import TABLE_OF, Needs
@@ -60,7 +61,7 @@ class SubsetRequest:
         """Grid window, UTC times and columns for this cube; one-line errors for what it lacks."""
         window = None
         if self.bbox is not None:
-            r0, r1, c0, c1 = info.grid.window_for_bbox(self.bbox)
+            r0, r1, c0, c1 = window_for_bbox(info.grid, self.bbox)
             w0, w1, v0, v1 = info.window
             window = (max(r0, w0), min(r1, w1), max(c0, v0), min(c1, v1))
             if window[1] <= window[0] or window[3] <= window[2]:

@@ -40,6 +40,14 @@ def test_unknown_cube_id(postgis, small_cube, tmp_path):
         "'known'",
     )
     assert "deepcube-local" not in line
+    a_file = tmp_path / "a-file"
+    a_file.write_text("kept")
+    for unwritable in ("/proc/mapping", str(a_file / "mapping")):
+        assert_one_line_error(
+            run_cli("mapping", "known", "--dsn", postgis.dsn, "-o", unwritable),
+            f"cannot write the mapping to {unwritable}",
+        )
+    assert a_file.read_text() == "kept"
     query = tmp_path / "q.rq"
     query.write_text("SELECT * WHERE { ?s ?p ?o } LIMIT 1")
     assert_one_line_error(
@@ -86,7 +94,7 @@ def test_wrong_password(postgis, small_cube):
 
 def test_missing_cube_and_bad_options(postgis, small_cube, tmp_path):
     assert_one_line_error(
-        run_cli("load", str(tmp_path / "absent.zarr"), "--dsn", postgis.dsn), "cube not found"
+        run_cli("load", str(tmp_path / "absent.zarr"), "--dsn", postgis.dsn), "absent.zarr: not found"
     )
     assert_one_line_error(
         run_cli("load", small_cube, "--dsn", postgis.dsn, "--time", "2020-01-01"), "expected START/END"
@@ -102,7 +110,7 @@ def test_missing_cube_and_bad_options(postgis, small_cube, tmp_path):
 def test_dsn_from_environment_and_traceback_opt_in(postgis, small_cube):
     ok = run_cli("load", small_cube, "--cube-id", "fromenv", "-q", env={"DEEPCUBE_DSN": postgis.dsn})
     assert ok.exit_code == 0, ok.output
-    assert "replaced cube 'fromenv': 120 cells, 600 observations" in ok.stdout
+    assert "loaded cube 'fromenv': 120 cells, 600 observations" in ok.stdout
     assert "static (2-D) variables on the cells: elevation, land_cover" in ok.stdout
     appended = run_cli(
         "load",
@@ -114,6 +122,7 @@ def test_dsn_from_environment_and_traceback_opt_in(postgis, small_cube):
         "2020-01-05/",
         env={"DEEPCUBE_DSN": postgis.dsn},
     )
+    assert appended.stdout.startswith("added a time range to cube 'fromenv':"), appended.stdout
     assert "kept on the cells (an append does not rewrite them): elevation, land_cover" in appended.stdout
     loud = run_cli("--traceback", "load", small_cube, "--dsn", postgis.dsn, "--variables", "nope")
     assert loud.exit_code != 0 and type(loud.exception).__name__ == "MissingVariableError"

@@ -16,6 +16,7 @@ from semantic import api, schema
 from semantic.cube import select
 from semantic.database import create_engine
 from semantic.errors import OutdatedSchemaError
+from semantic.grid import grid_record
 
 pytestmark = pytest.mark.postgis
 
@@ -96,7 +97,7 @@ def v1_dsn(postgis, engine, small_cube) -> Iterator[str]:
                     "CAST(:window AS jsonb), '2020-01-01', '2020-01-01', :uri, 'cells_old', 'obs_old')"
                 ),
                 {
-                    "grid": json.dumps(sel.grid.to_dict()),
+                    "grid": json.dumps(grid_record(sel.grid)),
                     "window": json.dumps(list(sel.window)),
                     "uri": small_cube,
                 },

@@ -1,0 +1,96 @@
+"""Reading a published cube: the one way both halves (the engine and `semantic`) open a cube.
+
+Opening is where a reader meets a writer, so the same rules hold for every reader:
+
+1. the store is checked first (a missing folder, bucket, credential or endpoint is one line);
+2. what a killed writer left is recovered (`publish.recover`: a rollback journal is rolled back,
+   a committed append rolled forward, stale staging dropped);
+3. a cube that a *live* writer is changing in place (an object-store overwrite whose rollback
+   journal is active) is refused with one line: its objects are a mix of old and new until the
+   writer commits or is rolled back, and no reader may see that;
+4. only then is the Zarr store opened, lazily, through its consolidated metadata.
+
+A staged append that is publishing is not refused: readers of consolidated metadata see the old
+cube until its consolidated metadata is replaced, and the chunks they read hold the old values
+bit for bit (see `overlay`). Local cubes are published by an atomic rename, so they never hold a
+half-written state. The check runs when the cube is opened: a writer that starts later is the
+reader's to notice (the semantic loader reads inside its own transaction and can be run again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import xarray as xr
+
+from .errors import CubeEngineError, StoreError
+from .journal import MANIFEST, State, journal_root
+from .outputs import check_remote, describe
+from .publish import recover
+from .storage import filesystem, is_remote, normalise_options
+
+_DEFAULT = object()
+
+
+def writer_in_flight(path: str, storage_options: dict[str, Any] | None = None) -> str | None:
+    """Why the cube at `path` must not be read now (a live writer's active rollback journal), or
+    None. Call after `publish.recover`, which removes the journals of dead writers."""
+    if not is_remote(path):
+        return None
+    fs = filesystem(path, storage_options)
+    root = journal_root(path)
+    fs.invalidate_cache()
+    if not fs.exists(root):
+        return None
+    for manifest in sorted(fs.glob(f"{root}/*/{MANIFEST}")):
+        try:
+            info = json.loads(fs.cat_file(manifest))
+        except (FileNotFoundError, ValueError):
+            continue  # committed meanwhile, or being written: not an active journal
+        if info.get("state") == State.ACTIVE.value:
+            return (
+                f"a {info.get('kind', 'write')} by another process is changing it in place "
+                f"(rollback journal {manifest.rsplit('/', 1)[0]}); open it again when that run has "
+                "finished or died"
+            )
+    return None
+
+
+def open_cube(
+    path: str,
+    storage_options: dict[str, Any] | None = None,
+    *,
+    chunks: Any = _DEFAULT,
+    consolidated: bool | None = True,
+    decode_timedelta: bool | None = None,
+) -> xr.Dataset:
+    """Open a published cube lazily, after recovering what a killed writer left; a cube a live
+    writer is changing, a missing cube, credential or endpoint is one StoreError line.
+
+    `chunks` is xarray's (default: xarray's own, dask-backed); the semantic loader passes None to
+    read windows itself. `consolidated=None` also opens cubes without consolidated metadata."""
+    path = path.rstrip("/") or path
+    remote = is_remote(path)
+    if remote:
+        check_remote(path, storage_options, "cube")
+    elif not os.path.exists(path):
+        raise StoreError(f"cannot open cube {path}: not found (no such folder)")
+    kwargs: dict[str, Any] = {"consolidated": consolidated}
+    if remote:
+        kwargs["storage_options"] = normalise_options(path, storage_options)
+    if chunks is not _DEFAULT:
+        kwargs["chunks"] = chunks
+    if decode_timedelta is not None:
+        kwargs["decode_timedelta"] = decode_timedelta
+    try:
+        recover(path, storage_options)
+        busy = writer_in_flight(path, storage_options)
+        if busy is not None:
+            raise StoreError(f"cannot open cube {path}: {busy}")
+        return xr.open_zarr(path, **kwargs)
+    except CubeEngineError:
+        raise
+    except Exception as exc:
+        raise StoreError(f"cannot open cube {path}: {describe(exc, path, storage_options)}") from None
