@@ -237,7 +237,8 @@ def _discover_netcdf(source: SourceConfig, index: int, files: list[str]) -> Sour
         obs_file.extend([fi] * len(times))
         obs_step.extend(range(len(times)))
         obs_time.extend(times)
-    return _finish(source, index, "netcdf", grid, local, obs_file, obs_step, obs_time, variables)
+    # The plan keeps the files' own URIs: on a Dask cluster every worker fetches into its own cache.
+    return _finish(source, index, "netcdf", grid, files, obs_file, obs_step, obs_time, variables)
 
 
 def _finish(source, index, kind, grid, files, obs_file, obs_step, obs_time, variables) -> SourceInfo:
@@ -337,9 +338,9 @@ def _discover_geotiff(source: SourceConfig, index: int, files: list[str]) -> Sou
                 )
             times.append(t)
     if source.static:
-        local, times = local[:1], times[:1]
+        files, times = files[:1], times[:1]
     return _finish(
-        source, index, "geotiff", grid, local, list(range(len(local))), [0] * len(local), times, variables
+        source, index, "geotiff", grid, files, list(range(len(files))), [0] * len(files), times, variables
     )
 
 
@@ -410,11 +411,11 @@ def _handle(kind: str, path: str, options: dict[str, Any]):
         _HANDLES.move_to_end(key)
         return handle
     if kind == "netcdf":
-        handle = _open_netcdf(path, path)
+        handle = _open_netcdf(local_file(path, options, path), path)
     elif kind == "geotiff":
         import rasterio
 
-        handle = rasterio.open(path)
+        handle = rasterio.open(local_file(path, options, path))
     else:
         handle = _open_zarr(path, options)
     _HANDLES[key] = handle

@@ -216,3 +216,35 @@ def test_scheduler_local_cluster_equals_threads(workspace):
     a, b = xr.open_zarr(workspace / "threads.zarr"), xr.open_zarr(workspace / "dask.zarr")
     for name in a.data_vars:
         np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+
+
+def test_dask_workers_fetch_remote_sources_themselves(workspace, http_root, tmp_path, monkeypatch):
+    """The plan carries the sources' own URIs: a worker on another machine has no access to the
+    client's download cache, so each worker fetches into its own (here: a cache only it uses)."""
+    from distributed import LocalCluster
+
+    client_cache, worker_cache = tmp_path / "client-cache", tmp_path / "worker-cache"
+    monkeypatch.setenv("CUBE_ENGINE_CACHE", str(client_cache))
+    config = yaml.safe_load(write_config(workspace).read_text())
+    config["sources"] = [config["sources"][1]]
+    config["sources"][0]["paths"] = [f"{http_root}/lst/lst_2024060{d}.nc" for d in range(1, 7)]
+    config["output"]["path"] = "remote.zarr"
+    (workspace / "remote.yaml").write_text(yaml.safe_dump(config))
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        env={"CUBE_ENGINE_CACHE": str(worker_cache)},
+    ) as cluster:
+        remote = str(workspace / "remote.yaml")
+        result = runner.invoke(app, ["gen", remote, "--scheduler", cluster.scheduler_address])
+        assert result.exit_code == 0, result.output
+    fetched = sorted(p.name.split("-", 1)[1] for p in worker_cache.iterdir())
+    assert fetched == [f"lst_2024060{d}.nc" for d in range(1, 7)]
+    local = yaml.safe_load(write_config(workspace).read_text())
+    local["sources"] = [local["sources"][1]]
+    (workspace / "local.yaml").write_text(yaml.safe_dump(local))
+    api.gen(load_config(workspace / "local.yaml"))
+    a, b = xr.open_zarr(workspace / "remote.zarr"), xr.open_zarr(workspace / "cube.zarr")
+    np.testing.assert_array_equal(a.land_surface_temperature.values, b.land_surface_temperature.values)
