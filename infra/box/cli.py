@@ -422,6 +422,10 @@ def _journey_step(run: Run, title: str, action: Callable[[], None]) -> None:
             run.progress.say(f"FAILED: {exc}")
             run.failed_steps.append(title)
             return
+        except Exception as exc:  # an unforeseen fault still names its step, and teardown follows
+            run.progress.say(f"FAILED: {type(exc).__name__}: {exc}")
+            run.failed_steps.append(title)
+            return
     run.passed_steps.append(title)
 
 

@@ -136,7 +136,13 @@ def json_in(api: docker.APIClient, container: str, cmd: list[str]) -> Any:
     if code != 0:
         shown = " ".join(word if len(word) < 40 else "<script>" for word in cmd[:3])
         raise StepFailed(f"{shown} ... exited {code}: {out.strip()[-400:]}")
-    return json.loads(out)
+    # The result is the last JSON line; the tools it ran may print progress and warnings before it.
+    for line in reversed(out.strip().splitlines()):
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            continue
+    raise StepFailed(f"no JSON result in the output: {out.strip()[-400:]}")
 
 
 def _env(record: ResourceRecord) -> dict[str, str]:
