@@ -350,9 +350,20 @@ def _rerun_job(run: Run, record: ResourceRecord) -> None:
             return
         failed = [t["Status"].get("Err", "") for t in tasks if t["Status"]["State"] in ("failed", "rejected")]
         if len(failed) >= 3:
-            raise StepFailed(f"{name} failed {len(failed)} times: {failed[-1]}")
+            said = _last_log_lines(api, service_id)
+            raise StepFailed(f"{name} failed {len(failed)} times: {failed[-1]}; {said}")
         time.sleep(2)
     raise StepFailed(f"{name} did not complete within 5 minutes")
+
+
+def _last_log_lines(api: docker.APIClient, service_id: str, lines: int = 6) -> str:
+    """What the failed job said last (its logs live on the node that ran it; a manager reads them)."""
+    try:
+        raw = api.service_logs(service_id, stdout=True, stderr=True, tail=lines)
+        text = b"".join(raw).decode(errors="replace") if not isinstance(raw, bytes) else raw.decode()
+    except docker.errors.APIError as exc:
+        return f"(no logs: {exc})"
+    return "last log lines: " + " | ".join(line.strip() for line in text.splitlines()[-lines:])
 
 
 def _scale(run: Run, platform: Platform, scale: int | None) -> None:

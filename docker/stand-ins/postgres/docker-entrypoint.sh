@@ -27,8 +27,10 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
         echo "postgres: no POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE; refusing to start" >&2
         exit 1
     fi
-    # The password goes through a pipe, never a file.
+    # The password goes through a pipe, never a file. UTF8 like the official image (en_US.utf8):
+    # without a locale initdb picks SQL_ASCII, and clients then get bytes instead of text.
     printf '%s\n' "$POSTGRES_PASSWORD" | initdb --username="$user" --pwfile=/dev/stdin \
+        --encoding=UTF8 --locale=C.UTF-8 \
         --auth-local=trust --auth-host=scram-sha-256 ${POSTGRES_INITDB_ARGS:-} >/dev/null
     unset POSTGRES_PASSWORD
     echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
