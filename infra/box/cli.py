@@ -258,7 +258,7 @@ def _run(run: Run, scale: int | None, hold: int) -> int:
 
     platform = Platform(
         manifest=plan.manifest,
-        engine_for=lambda name: _engine_for(run, name),
+        engine_for=lambda name, running=True: _engine_for(run, name, running),
         running=run.running,
         domain=_domain(plan),
     )
