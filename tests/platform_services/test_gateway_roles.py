@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +23,8 @@ from components.catalogue import build, gateway
 from components.catalogue import gatekeeper as gatekeeper_spec
 from components.catalogue.common import ADMIN_SERVICES
 from components.catalogue.identity import MACHINE_CLIENTS
-from components.render.caddyfile import render_caddyfile
 from semantic.local_postgis import free_port
-from tests.platform_services.conftest import stack_context, tool
+from tests.platform_services.conftest import stack_context
 from tests.platform_services.identity_standins import (
     SESSION_COOKIE,
     FakeHydra,
@@ -38,7 +35,7 @@ from tests.platform_services.identity_standins import (
     session,
     start_gatekeeper,
 )
-from tests.services import wait_for_port
+from tests.platform_services.local_caddy import running_caddy
 
 SESSIONS = {
     "ada": session("id-ada", "ada@example.org", "admin"),
@@ -88,29 +85,12 @@ def local_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGat
         metrics_listen=None,
         local=True,
     )
-    caddyfile = root / "Caddyfile"
-    caddyfile.write_text(render_caddyfile(site))
-    env = {
-        **os.environ,
-        "HOME": str(root),
-        "XDG_DATA_HOME": str(root / "d"),
-        "XDG_CONFIG_HOME": str(root / "c"),
-    }
-    with (root / "caddy.log").open("w") as log:
-        caddy = subprocess.Popen(
-            [tool("caddy"), "run", "--adapter", "caddyfile", "--config", str(caddyfile)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
     try:
-        wait_for_port(port, timeout=20, process=caddy)
-        yield LocalGateway(
-            f"http://127.0.0.1:{port}", {r.upstream.split(":")[0]: r.path for r in production.routes}
-        )
+        with running_caddy(site, root, port):
+            yield LocalGateway(
+                f"http://127.0.0.1:{port}", {r.upstream.split(":")[0]: r.path for r in production.routes}
+            )
     finally:
-        caddy.terminate()
-        caddy.wait(timeout=10)
         keeper.stop()
         kratos.stop()
         hydra.stop()

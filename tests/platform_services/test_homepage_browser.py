@@ -7,7 +7,6 @@ so the test also shows what forward-auth does to a protected route with and with
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -22,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from components.catalogue import all_specs, build, gateway
-from components.render.caddyfile import AuthGate, CaddySite, Route, render_caddyfile
+from components.render.caddyfile import AuthGate, CaddySite, Route
 from semantic.local_postgis import free_port
 from tests.platform_services.conftest import stack_context, tool
-from tests.services import wait_for_port
+from tests.platform_services.local_caddy import running_caddy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "artifacts"
@@ -92,28 +91,10 @@ def local_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]
         metrics_listen=None,
         local=True,
     )
-    caddyfile = root / "Caddyfile"
-    caddyfile.write_text(render_caddyfile(site))
-    env = {
-        **os.environ,
-        "HOME": str(root),
-        "XDG_DATA_HOME": str(root / "data"),
-        "XDG_CONFIG_HOME": str(root / "cfg"),
-    }
-    log = (root / "caddy.log").open("w")
-    process = subprocess.Popen(
-        [tool("caddy"), "run", "--adapter", "caddyfile", "--config", str(caddyfile)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
     try:
-        wait_for_port(port, timeout=20, process=process)
-        yield Gateway(f"http://127.0.0.1:{port}", all_specs(groups))
+        with running_caddy(site, root, port):
+            yield Gateway(f"http://127.0.0.1:{port}", all_specs(groups))
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
         backend.shutdown()
         identity.shutdown()
 
