@@ -154,13 +154,7 @@ def whoami(kratos: str, credentials: dict[str, str], timeout: float) -> tuple[in
     request = urllib.request.Request(
         kratos.rstrip("/") + "/sessions/whoami", headers={**credentials, "Accept": "application/json"}
     )
-    try:
-        with _DIRECT.open(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, None
-    except (OSError, ValueError):
-        return 0, None
+    return _ask_json(request, timeout)
 
 
 def introspect(hydra_admin: str, token: str, timeout: float) -> tuple[int, Any]:
@@ -171,6 +165,11 @@ def introspect(hydra_admin: str, token: str, timeout: float) -> tuple[int, Any]:
         headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
         method="POST",
     )
+    return _ask_json(request, timeout)
+
+
+def _ask_json(request: urllib.request.Request, timeout: float) -> tuple[int, Any]:
+    """(HTTP status, parsed JSON or None); status 0 when the service cannot be reached or answers junk."""
     try:
         with _DIRECT.open(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")

@@ -63,12 +63,8 @@ class FakeKratos:
                 kratos.seen.append(dict(self.headers))
                 token = self.headers.get("X-Session-Token") or _cookie(self.headers.get("Cookie", ""))
                 body = kratos.sessions.get(token or "") if self.path == "/sessions/whoami" else None
-                payload = json.dumps(body or {"error": {"code": 401, "status": "Unauthorized"}}).encode()
-                self.send_response(200 if body else 401)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                refused = {"error": {"code": 401, "status": "Unauthorized"}}
+                answer_json(self, 200 if body else 401, body or refused)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -104,12 +100,7 @@ class FakeHydra:
                 token = (form.get("token") or [""])[0]
                 hydra.seen.append(token)
                 known = self.path == "/admin/oauth2/introspect"
-                payload = json.dumps(hydra.tokens.get(token, {"active": False})).encode()
-                self.send_response(200 if known else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                answer_json(self, 200 if known else 404, hydra.tokens.get(token, {"active": False}))
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -148,12 +139,7 @@ class EchoModule(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         seen = {k: v for k, v in self.headers.items() if k.lower().startswith("x-deepcube-")}
-        payload = json.dumps({"module": self.name, "path": self.path, "headers": seen}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        answer_json(self, 200, {"module": self.name, "path": self.path, "headers": seen})
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -161,6 +147,16 @@ class EchoModule(BaseHTTPRequestHandler):
 
 def echo_module(name: str) -> ThreadingHTTPServer:
     return serve(type(f"Echo_{name}", (EchoModule,), {"name": name}))
+
+
+def answer_json(handler: BaseHTTPRequestHandler, status: int, body: Any) -> None:
+    """Answer a stand-in request with `body` as JSON."""
+    payload = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
 
 
 def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
