@@ -10,15 +10,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from semantic import api, postgis_command
+from semantic import api, boundary, postgis_command
+from semantic.boundary import run
 from semantic.database import DSN_ENV
-from semantic.errors import SemanticError
 
 app = typer.Typer(
     name="semantic",
@@ -28,8 +28,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
-T = TypeVar("T")
-_options = {"traceback": False}
 
 DsnOption = Annotated[
     str | None,
@@ -45,19 +43,7 @@ def main(
         bool, typer.Option("--traceback", help="Show the full traceback on errors.")
     ] = False,
 ) -> None:
-    _options["traceback"] = traceback
-
-
-def run(action: Callable[[], T]) -> T:
-    """Call the library; a SemanticError becomes one line on stderr and exit code 2."""
-    try:
-        return action()
-    except SemanticError as exc:
-        if _options["traceback"]:
-            raise
-        message = " ".join(str(exc).split())
-        print(f"semantic: error: {message}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    boundary.options["traceback"] = traceback
 
 
 @contextmanager

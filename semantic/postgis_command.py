@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from semantic.boundary import run
 from semantic.database import DSN_ENV
 from semantic.errors import SemanticError
 from semantic.local_postgis import LocalPostgis, PostgisUnavailable
@@ -62,8 +63,6 @@ def stop_cluster(root: Path) -> None:
 @app.command()
 def start(directory: DirOption = DEFAULT_DIR) -> None:
     """Start it and print `export DEEPCUBE_DSN=...`: run as `eval "$(semantic postgis start)"`."""
-    from semantic.cli import run
-
     cluster = run(lambda: start_cluster(directory))
     print(f"export {DSN_ENV}={shlex.quote(cluster.dsn)}")
 
@@ -71,7 +70,5 @@ def start(directory: DirOption = DEFAULT_DIR) -> None:
 @app.command()
 def stop(directory: DirOption = DEFAULT_DIR) -> None:
     """Stop it and remove its folder."""
-    from semantic.cli import run
-
     run(lambda: stop_cluster(directory))
     print(f"stopped; removed {directory}")

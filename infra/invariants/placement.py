@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infra.invariants.topology import SwarmServiceView, SwarmTopology, read_topology
+from infra.invariants.topology import SwarmNode, SwarmServiceView, SwarmTopology, read_topology
 from infra.manifest import ResourceRecord
 from infra.policy_model import PolicyContext, Violation
 
