@@ -17,7 +17,7 @@ from infra.manifest import ResourceRecord
 from infra.policy_model import PolicyContext, Violation
 
 
-def _names(nodes: Sequence[object]) -> str:
+def _names(nodes: Sequence[SwarmNode]) -> str:
     return ", ".join(node.hostname for node in nodes) or "none"
 
 
