@@ -9,12 +9,15 @@ only when its configuration does.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from components.network import DEFAULT_MTU, MTU_OPTION, overlay_mtu
 
 HEADER = "#cloud-config\n"
 SYSCTL_FILE = "/etc/sysctl.d/60-deepcube.conf"
@@ -23,7 +26,12 @@ DOCKER_DAEMON = {"log-driver": "json-file", "log-opts": {"max-size": "50m", "max
 """Docker's settings on every swarm node, the same everywhere so that global services that read
 Docker's own files (Filebeat reads `<data-root>/containers/*/*-json.log`, cAdvisor and the Portainer
 agent read `<data-root>`) find them at one path: the default data-root (a node's data volume is
-mounted there rather than moving the data-root) and the `json-file` log driver, rotated."""
+mounted there rather than moving the data-root) and the `json-file` log driver, rotated. The MTU
+settings are added per node network by `docker_daemon`."""
+EODATA_PASSWD_FILE = "/etc/passwd-s3fs-eodata"
+"""s3fs credentials of the EODATA mount (`ACCESS:SECRET`), root's only (s3fs refuses a file others read)."""
+_S3FS_CREDENTIALS = re.compile(r"^\S+:\S+$")
+"""One line s3fs reads: `ACCESS:SECRET` (or `BUCKET:ACCESS:SECRET`), no whitespace."""
 DOCKER_NODE_SYSCTLS = {"vm.max_map_count": 262144}
 """Kernel parameters every swarm node sets: OpenSearch refuses to start below 262144 map areas, and
 `vm.*` sysctls are not namespaced, so no container can set it for itself."""
@@ -51,6 +59,23 @@ class EodataMount:
     """S3 endpoint reachable from the node, e.g. https://eodata.cloudferro.com."""
     mount_point: str = "/eodata"
     """Mount point on the node."""
+    credentials: str | None = field(default=None, repr=False)
+    """`ACCESS_KEY:SECRET_KEY` when the archive needs keys (written to `EODATA_PASSWD_FILE`);
+    None mounts it anonymously. A secret: callers render documents holding it as Pulumi secrets."""
+
+
+def docker_daemon(node_mtu: int = DEFAULT_MTU) -> dict[str, Any]:
+    """`DOCKER_DAEMON` fitted to a node network of `node_mtu`: the default bridge (`mtu`) and new
+    bridge networks get the node's MTU, new overlay networks (`default-network-opts`, Docker >= 24,
+    for any overlay created without its own MTU option) the node's MTU less the VXLAN header."""
+    return {
+        **DOCKER_DAEMON,
+        "mtu": node_mtu,
+        "default-network-opts": {
+            "overlay": {MTU_OPTION: str(overlay_mtu(node_mtu))},
+            "bridge": {MTU_OPTION: str(node_mtu)},
+        },
+    }
 
 
 def render(document: dict[str, Any]) -> str:
@@ -91,19 +116,29 @@ def volume_commands(volume: DataVolume, *, stop_first: Sequence[str] = ()) -> li
 
 
 def eodata_mount(eodata: EodataMount) -> list[str]:
-    """The EO data bucket's fstab entry for cloud-init's `mounts` module: read-only s3fs, anonymous."""
+    """The EO data bucket's fstab entry for cloud-init's `mounts` module: read-only s3fs, with the
+    stack's keys (`passwd_file`) when it has some, anonymous (`public_bucket=1`) otherwise."""
+    access = f"passwd_file={EODATA_PASSWD_FILE}" if eodata.credentials is not None else "public_bucket=1"
     options = ",".join(
-        [
-            "_netdev",
-            "allow_other",
-            "ro",
-            "nofail",
-            "use_path_request_style",
-            "public_bucket=1",
-            f"url={eodata.endpoint}",
-        ]
+        ["_netdev", "allow_other", "ro", "nofail", "use_path_request_style", access, f"url={eodata.endpoint}"]
     )
     return [eodata.bucket, eodata.mount_point, "fuse.s3fs", options, "0", "0"]
+
+
+def eodata_passwd_file(eodata: EodataMount) -> list[dict[str, str]]:
+    """The `write_files` entry of the EODATA keys, mode 0600 (none for an anonymous mount)."""
+    if eodata.credentials is None:
+        return []
+    if not _S3FS_CREDENTIALS.match(eodata.credentials):
+        raise ValueError("the EODATA credentials must be ACCESS_KEY:SECRET_KEY on one line, no spaces")
+    return [
+        {
+            "path": EODATA_PASSWD_FILE,
+            "owner": "root:root",
+            "permissions": "0600",
+            "content": f"{eodata.credentials}\n",
+        }
+    ]
 
 
 def eodata_commands(eodata: EodataMount) -> list[list[str]]:
@@ -140,9 +175,11 @@ def docker_node(
     volume: DataVolume | None = None,
     eodata: EodataMount | None = None,
     sysctls: Mapping[str, int] = DOCKER_NODE_SYSCTLS,
+    node_mtu: int = DEFAULT_MTU,
 ) -> str:
-    """A Docker Swarm node: Docker from Ubuntu's archive with `DOCKER_DAEMON` settings; a data volume,
-    if any, becomes Docker's data-root by being mounted at the default path (`DOCKER_DATA_ROOT`)."""
+    """A Docker Swarm node: Docker from Ubuntu's archive with `docker_daemon(node_mtu)` settings; a
+    data volume, if any, becomes Docker's data-root by being mounted at the default path
+    (`DOCKER_DATA_ROOT`)."""
     if volume is not None and volume.mount_point != DOCKER_DATA_ROOT:
         raise ValueError(f"a swarm node's data volume is Docker's data-root: mount it at {DOCKER_DATA_ROOT}")
     document = _base(authorized_keys, ["docker.io", "ca-certificates", "curl"], eodata)
@@ -150,9 +187,10 @@ def docker_node(
         {
             "path": "/etc/docker/daemon.json",
             "permissions": "0644",
-            "content": json.dumps(DOCKER_DAEMON, indent=2) + "\n",
+            "content": json.dumps(docker_daemon(node_mtu), indent=2) + "\n",
         },
         *([sysctl_file(sysctls)] if sysctls else []),
+        *(eodata_passwd_file(eodata) if eodata is not None else []),
     ]
     mounts = [volume_mount(volume)] if volume is not None else []
     mounts += [eodata_mount(eodata)] if eodata is not None else []
@@ -183,6 +221,8 @@ def hopsworks_node(
     document = _base(authorized_keys, ["curl", "dnsutils", "perl", "pciutils", "wget"], eodata)
     if nvidia_driver:
         document["drivers"] = {"nvidia": {"license-accepted": True}}
+    if eodata is not None and eodata.credentials is not None:
+        document["write_files"] = eodata_passwd_file(eodata)
     mounts = [volume_mount(volume)] if volume is not None else []
     mounts += [eodata_mount(eodata)] if eodata is not None else []
     if mounts:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.service import Mount, SecretFile, SpecError
+from components.service_spec import Mount, SecretFile, SpecError
 
 S3_CREDENTIALS_KEY = "s3_credentials"
 """Platform secret key (and file name under /run/secrets) of the shared-credentials file."""
@@ -41,11 +41,12 @@ class DataAccess:
     """What the data services need to reach the stack's data (built by `infra`, see the module doc)."""
 
     s3_endpoint: str
-    """S3 API endpoint of the stack's containers (`AWS_ENDPOINT_URL`)."""
+    """S3 API endpoint of the stack's containers (`AWS_ENDPOINT_URL`; `cloud.object_storage.endpoint`)."""
     credentials_file: pulumi.Input[str]
     """Pulumi secret: the shared-credentials file (`shared_credentials_file`) of the stack's EC2 pair."""
     s3_region: str | None = None
-    """Signing region (`AWS_DEFAULT_REGION`), when the endpoint expects one."""
+    """Signing region (`AWS_DEFAULT_REGION`; `cloud.object_storage.signing_region`): Swift's S3 API
+    refuses requests signed for another region."""
     eodata_mount: str | None = None
     """Host path of the EODATA archive, set only when every node the data services may run on mounts it."""
     cube_uris: Mapping[str, str] = field(default_factory=dict)

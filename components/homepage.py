@@ -20,9 +20,9 @@ from pathlib import Path
 from jinja2 import Environment, select_autoescape
 
 from components.catalogue.gatekeeper import WHOAMI_PATH
-from components.service import ServiceSpec
+from components.service_spec import ServiceSpec
 
-GROUP_ORDER = ("data", "social-media", "identity", "monitoring", "logs", "portainer", "gateway")
+GROUP_ORDER = ("data", "use-cases", "social-media", "identity", "monitoring", "logs", "portainer", "gateway")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ import pulumi
 import pulumi_tls as tls
 from pulumi_command import remote
 
-from components import cloud_init
+from components import cloud_init, waits
 from components.access import SshAccess
 from components.nodes import NodePool, NodePoolArgs
 
@@ -66,8 +66,14 @@ HDFS_ADMIN = f"sudo -u hdfs {HADOOP}/bin/hdfs dfsadmin"
 YARN_ADMIN = f"sudo -u rmyarn {HADOOP}/bin/yarn rmadmin"
 SKIP_WAIT = "~/.hopsworks-skip-decommission-wait"
 """If this file exists on the head, removal stops waiting for HopsFS (whole-stack teardown)."""
+NAMENODE_SILENT = 3
+"""Exit status of the decommission wait when `dfsadmin -report` itself fails."""
 DECOMMISSION_WAIT_MINUTES = 120
 POLL_SECONDS = 30
+READY_TIMEOUT_S = 3600
+"""A new node's first boot: its data volume, and on GPU nodes the NVIDIA driver install."""
+HEAD_READY_TIMEOUT_S = 3600
+"""The head's first boot (its data volume), before the installer may run."""
 SSH_OPTS = "-o StrictHostKeyChecking=no -o BatchMode=yes"
 AS_ROOT = "sudo "
 
@@ -115,9 +121,13 @@ def locked(steps: Sequence[str], lock: str = LOCK) -> str:
     return f"( flock 9; {'; '.join(steps)} ) 9>{lock}"
 
 
-def wait_until_ready(address: str) -> str:
-    """Wait until the node accepts the installer's key and its cloud-init (volume, driver) is done."""
-    return f"until {ssh(address, 'cloud-init status --wait')} >/dev/null 2>&1; do sleep 10; done"
+def wait_until_ready(address: str, timeout_s: int = READY_TIMEOUT_S) -> str:
+    """Wait until the node accepts the installer's key and its cloud-init (volume, driver) is done;
+    bounded, and a failed cloud-init on the node fails the command at once."""
+    ip = checked_ipv4(address)
+    return waits.cloud_init_done(
+        where=ip, timeout_s=timeout_s, status=ssh(ip, waits.CLOUD_INIT_STATUS), interval_s=10
+    )
 
 
 def karamel_run(definition: str = DEFINITION, log: str = INSTALL_LOG) -> str:
@@ -204,19 +214,22 @@ def hdfs_wait(
     skip: str = SKIP_WAIT,
     poll_seconds: int = POLL_SECONDS,
 ) -> str:
-    """Wait until HopsFS has re-replicated the node's blocks elsewhere; fail after `minutes` so
-    the node (and its blocks) are kept rather than destroyed. A failing report fails too."""
-    rounds = max(1, minutes * 60 // max(poll_seconds, 1))
+    """Wait until HopsFS has re-replicated the node's blocks elsewhere (or the node is unknown to the
+    NameNode, or the skip file exists); fail after `minutes` so the node (and its blocks) are kept
+    rather than destroyed. A report that fails ends the wait at once, as a failure."""
     ip = checked_ipv4(address)
-    give_up = shlex.quote(f"HopsFS has not decommissioned {ip} after {minutes} min; the node is kept")
-    return (
-        "n=0; while :; do "
-        f"r=$({report}); s=$(printf '%s\\n' \"$r\" | {hdfs_status_filter(ip)}); "
-        'case "$s" in ""|Decommissioned) break ;; esac; '
-        f"[ ! -e {skip} ] || break; "
-        "n=$((n + 1)); "
-        f'[ "$n" -lt {rounds} ] || {{ echo {give_up} >&2; exit 1; }}; '
-        f"sleep {poll_seconds}; done"
+    decommissioned = (
+        f"r=$({report}) || exit {NAMENODE_SILENT}; "
+        f"s=$(printf '%s\\n' \"$r\" | {hdfs_status_filter(ip)}); "
+        'case "$s" in ""|Decommissioned) exit 0 ;; esac; '
+        f"[ -e {skip} ]"
+    )
+    return waits.bounded_wait(
+        decommissioned,
+        what=f"HopsFS to decommission {ip} (the node is kept)",
+        timeout_s=minutes * 60,
+        interval_s=poll_seconds,
+        fail={NAMENODE_SILENT: "the NameNode did not report"},
     )
 
 
@@ -290,7 +303,8 @@ def install_command(installer_url: str) -> str:
         karamel_run(),
         installed_check(),
     ]
-    return f"set -e; cloud-init status --wait >/dev/null 2>&1 || true; {locked(steps)}"
+    ready = waits.cloud_init_done(where="the head", timeout_s=HEAD_READY_TIMEOUT_S)
+    return f"set -e; {ready}; {locked(steps)}"
 
 
 def enrol_command(address: str, kind: WorkerKind, wid: str) -> str:
@@ -338,6 +352,9 @@ class HopsworksPool:
     """Mount the pool's data volume at /srv (where the installer puts /srv/hops)."""
     eodata: cloud_init.EodataMount | None = None
     """EO data mount on these nodes, if any."""
+    eodata_credentials: pulumi.Input[str] | None = None
+    """Pulumi secret `ACCESS:SECRET` of that mount when it needs keys; the pool's cloud-init then
+    holds them, so it is a secret too."""
     nvidia_driver: bool = False
     """Install the NVIDIA driver at first boot (images without it)."""
 
@@ -384,14 +401,24 @@ class HopsworksCluster(pulumi.ComponentResource):
         public_key = self.installer_key.public_key_openssh.apply(str.strip)
 
         def pool(role: str, spec: HopsworksPool) -> NodePool:
-            user_data = public_key.apply(
-                lambda key: cloud_init.hopsworks_node(
+            def document(key: str, credentials: str | None) -> str:
+                eodata = spec.eodata
+                if eodata is not None and credentials is not None:
+                    eodata = dataclasses.replace(eodata, credentials=credentials)
+                return cloud_init.hopsworks_node(
                     authorized_keys=[*args.authorized_keys, key],
                     volume=cloud_init.DataVolume("/srv") if spec.data_volume else None,
-                    eodata=spec.eodata,
+                    eodata=eodata,
                     nvidia_driver=spec.nvidia_driver,
                 )
-            )
+
+            if spec.eodata is not None and spec.eodata_credentials is not None:
+                keys = pulumi.Output.secret(spec.eodata_credentials)
+                user_data = pulumi.Output.secret(
+                    pulumi.Output.all(public_key, keys).apply(lambda v: document(v[0], v[1]))
+                )
+            else:
+                user_data = public_key.apply(lambda key: document(key, None))
             return NodePool(f"{name}-{role}", dataclasses.replace(spec.pool, user_data=user_data), child)
 
         self.head = pool("head", args.head)

@@ -5,6 +5,11 @@ data, the link between the clusters); security groups can then allow by subnet. 
 a gateway and a router interface; unrouted roles are private links without a gateway, so a
 node's second NIC never installs a second default route (the routing failure seen on CreoDIAS).
 Provider networks that nodes attach to directly (CreoDIAS `eodata`) are looked up by name.
+
+The networks' MTU is the cloud's (a tenant network carried over VXLAN/GRE usually gets 1450): it is
+not declared here (setting it needs Neutron's `net-mtu-writable` extension, which not every cloud
+has), but stated per stack (`network.mtu`) and read by what must fit into it: Docker's overlay
+networks add a VXLAN header (`VXLAN_OVERHEAD`) to every packet, so they get `overlay_mtu(mtu)`.
 """
 
 from __future__ import annotations
@@ -15,6 +20,20 @@ import pulumi
 import pulumi_openstack as openstack
 
 TYPE_TOKEN = "deepcube:network:PlatformNetwork"
+DEFAULT_MTU = 1450
+"""MTU of an OpenStack tenant network whose traffic the cloud itself carries over VXLAN."""
+VXLAN_OVERHEAD = 50
+"""Bytes Docker's overlay driver adds to each packet: VXLAN, UDP, IPv4 and the inner Ethernet header."""
+MTU_OPTION = "com.docker.network.driver.mtu"
+"""Docker network driver option (overlay and bridge) setting the network's MTU."""
+
+
+def overlay_mtu(node_mtu: int) -> int:
+    """The largest MTU a Docker overlay network on a node network of `node_mtu` can use: a bigger
+    packet, once wrapped in VXLAN, no longer fits the node's network and is dropped without notice."""
+    if node_mtu - VXLAN_OVERHEAD < 576:
+        raise ValueError(f"a node network MTU of {node_mtu} leaves no room for Docker's overlay networks")
+    return node_mtu - VXLAN_OVERHEAD
 
 
 @dataclass(frozen=True)

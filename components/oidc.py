@@ -1,11 +1,11 @@
 """OAuth2 / OpenID Connect clients of the platform's provider (ORY Hydra), declared as data.
 
-Every module that can sign its users in with OpenID Connect (Grafana, Portainer, JupyterHub) names
-its client in its `ServiceSpec.oidc_client`; machines (CI, scripts) get `client_credentials` clients
-declared beside the identity services. One one-shot job registers them all in Hydra from the same
-values, so a module and its client cannot drift apart: the client id, the redirect URIs on the
-stack's domain and the Docker secret holding the client secret are computed here once, and the plan
-policy `oidc-clients` checks the deployed result.
+Every module that can sign its users in with OpenID Connect (Grafana, Portainer, JupyterHub,
+OpenSearch Dashboards) names its client in its `ServiceSpec.oidc_client`; machines (CI, scripts)
+get `client_credentials` clients declared beside the identity services. One one-shot job registers
+them all in Hydra from the same values, so a module and its client cannot drift apart: the client
+id, the redirect URIs on the stack's domain and the Docker secret holding the client secret are
+computed here once, and the plan policy `oidc-clients` checks the deployed result.
 
 The provider's issuer is `https://<domain>/oauth2/`: Hydra's public API is routed at `/oauth2` with
 the prefix stripped, so its endpoints are `<issuer>oauth2/auth`, `<issuer>oauth2/token` and
@@ -37,6 +37,12 @@ class ClientError(ValueError):
 def issuer(base_url: str) -> str:
     """`https://<domain>/oauth2/`: the `iss` of every token and the discovery document's base."""
     return base_url.rstrip("/") + ISSUER_PATH
+
+
+def discovery_url(base_url: str) -> str:
+    """`<issuer>.well-known/openid-configuration`: for modules (OpenSearch, OpenSearch Dashboards)
+    that read the endpoints and the signing keys (`jwks_uri`) from the provider's metadata."""
+    return issuer(base_url) + ".well-known/openid-configuration"
 
 
 def auth_url(base_url: str) -> str:

@@ -23,9 +23,11 @@ from components.catalogue.common import Context, HopsworksLink
 from components.catalogue.gateway import site_names
 from components.catalogue.identity import SMTP_SECRET
 from components.data_access import S3_CREDENTIALS_KEY, DataAccess
+from components.network import DEFAULT_MTU, MTU_OPTION, overlay_mtu
 from components.placement import Placement
-from components.service import SwarmService, content_name
-from infra.services_config import ServicesConfig
+from components.service import SwarmService
+from components.service_spec import content_name
+from components.services_config import ServicesConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +37,8 @@ SECRET_LENGTHS = {"kratos_cipher_secret": 32}
 NO_MAIL_URI = "smtp://mail.invalid:25/?disable_starttls=true"
 """Kratos' SMTP URI when the stack gives none: Kratos starts, mails go nowhere, and administrators
 hand out the invite code that the admin API returns (docs/services.md)."""
+
+DEFAULT_OVERLAY_MTU = overlay_mtu(DEFAULT_MTU)
 
 BUILT_IMAGES = {"cube-engine": "docker/cube-engine/Dockerfile", "semantic": "docker/semantic/Dockerfile"}
 
@@ -73,6 +77,9 @@ class PlatformServicesArgs:
     data_access: DataAccess | None = None
     """How the data services reach the stack's storage (S3 credentials file, endpoint, EODATA, cube
     locations); required when the data module is enabled."""
+    overlay_mtu: int = DEFAULT_OVERLAY_MTU
+    """MTU of every overlay network: the node network's MTU less the VXLAN header
+    (`components.network.overlay_mtu`); Docker's default, 1500, would not fit a 1450 node network."""
     build_context: Path = field(default_factory=repository_from_working_dir)
     """Folder sent to `docker build` for the repository's own images, relative to the working directory."""
 
@@ -116,6 +123,7 @@ class PlatformServices(pulumi.ComponentResource):
                 name=ctx.network(logical),
                 driver="overlay",
                 attachable=False,
+                options={MTU_OPTION: str(args.overlay_mtu)},
                 labels=[docker.NetworkLabelArgs(label="deepcube.network", value=logical)],
                 opts=swarm,
             )

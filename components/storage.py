@@ -5,9 +5,11 @@ private working space. Services reach them through the cloud's S3 endpoint with 
 `Ec2CredentialV3` pair, handed to them as a shared-credentials file (`credentials_file`, a secret;
 see `components.data_access`) and exported as secrets for operators.
 
-Swift containers live in the object store's region, which need not be the compute region (OVH:
-containers in `GRA`, instances in `GRA9`); the S3 endpoint must be the one in front of that Swift
-(OVH: `https://s3.<swift-region>.cloud.ovh.net`), not a separate S3 product with its own users.
+This is the `swift-s3api` object storage of the stack config (`cloud.object_storage`): Swift
+containers in the object store's region, which need not be the compute region (OVH: containers in
+`GRA`, instances in `GRA9`), reached through the S3 API in front of that Swift (OVH:
+`https://s3.<swift-region>.cloud.ovh.net`, CloudFerro: `https://s3.<region>.cloudferro.com`) with
+the Keystone EC2 credential, never a separate S3 product with its own users.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class ObjectStorageArgs:
     """Region of the object store (Swift) holding the containers, e.g. GRA at OVH."""
     s3_endpoint: str
     """S3 API endpoint in front of that Swift (OVH: https://s3.<swift-region>.cloud.ovh.net)."""
+    signing_region: str
+    """Region S3 requests to that endpoint are signed for (OVH: gra)."""
     public_container: str
     """Suffix of the public-read container for published cubes."""
     private_containers: Sequence[str]
@@ -63,6 +67,7 @@ class ObjectStorage(pulumi.ComponentResource):
     credentials_file: pulumi.Output[str]
     """Secret: an AWS shared-credentials file with the pair, for services (`AWS_SHARED_CREDENTIALS_FILE`)."""
     s3_endpoint: str
+    s3_signing_region: str
 
     def __init__(self, name: str, args: ObjectStorageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -92,10 +97,12 @@ class ObjectStorage(pulumi.ComponentResource):
             )
         )
         self.s3_endpoint = args.s3_endpoint
+        self.s3_signing_region = args.signing_region
         self.register_outputs(
             {
                 "containers": {suffix: c.name for suffix, c in self.containers.items()},
                 "s3_endpoint": self.s3_endpoint,
+                "s3_signing_region": self.s3_signing_region,
                 "s3_access_key": self.s3_access_key,
                 "s3_secret_key": self.s3_secret_key,
             }

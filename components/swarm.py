@@ -9,6 +9,9 @@
   delete (scale-in, before the instance is destroyed) it drains the node, demotes a manager and
   removes the node from the swarm.
 - `docker_provider` talks to manager 0 over `ssh://`, for the swarm services.
+- Every wait in these commands (cloud-init, Docker, a joined node becoming known, a drain) is
+  bounded (`components.waits`): a node that never gets there fails `pulumi up`, naming what it
+  waited for, instead of hanging it.
 
 The shell lines are built by pure functions below, tested without Pulumi.
 """
@@ -24,6 +27,7 @@ import pulumi_docker as docker
 import pulumi_openstack as openstack
 from pulumi_command import remote
 
+from components import waits
 from components.access import SshAccess
 from components.nodes import NodePool, NodePoolArgs
 from components.placement import NODE_LABEL, PUBLIC_CONSTRAINT, PUBLIC_LABEL, Placement, node_constraint
@@ -34,9 +38,20 @@ DRAIN_TIMEOUT_S = 300
 
 # -- pure command builders -------------------------------------------------------------------------
 
-WAIT_FOR_DOCKER = (
-    "cloud-init status --wait >/dev/null 2>&1 || true; "
-    "until sudo docker info >/dev/null 2>&1; do sleep 5; done"
+CLOUD_INIT_TIMEOUT_S = 1800
+"""First boot: packages (Docker, s3fs), the data volume, EODATA; generous, but not forever."""
+DOCKER_TIMEOUT_S = 300
+"""Docker answering once cloud-init is done (its last step restarts it)."""
+NODE_KNOWN_TIMEOUT_S = 300
+"""A node that has just joined becoming visible to the managers."""
+
+WAIT_FOR_DOCKER = "; ".join(
+    [
+        waits.cloud_init_done(where="this node", timeout_s=CLOUD_INIT_TIMEOUT_S),
+        waits.bounded_wait(
+            "sudo docker info >/dev/null", what="Docker to answer on this node", timeout_s=DOCKER_TIMEOUT_S
+        ),
+    ]
 )
 NODE_ID = "sudo docker info --format '{{.Swarm.NodeID}}'"
 IS_ACTIVE = "[ \"$(sudo docker info --format '{{.Swarm.LocalNodeState}}')\" = active ]"
@@ -74,7 +89,12 @@ def label_command(node_id: str, labels: dict[str, str]) -> str:
     """Set placement labels on a node (run on a manager)."""
     node = shlex.quote(node_id)
     adds = " ".join(f"--label-add {shlex.quote(f'{k}={v}')}" for k, v in sorted(labels.items()))
-    wait = f"until sudo docker node inspect {node} >/dev/null 2>&1; do sleep 2; done"
+    wait = waits.bounded_wait(
+        f"sudo docker node inspect {node} >/dev/null",
+        what=f"the swarm to know node {node_id}",
+        timeout_s=NODE_KNOWN_TIMEOUT_S,
+        interval_s=2,
+    )
     if not adds:
         return wait
     return f"{wait}; sudo docker node update {adds} {node}"
@@ -84,10 +104,14 @@ def remove_node_command(node_id: str, *, manager: bool) -> str:
     """Scale-in: drain the node, wait for its tasks to move, demote a manager, remove it."""
     node = shlex.quote(node_id)
     running = f"sudo docker node ps {node} -q --filter desired-state=running"
-    steps = [
-        f"sudo docker node update --availability drain {node}",
-        f"timeout {DRAIN_TIMEOUT_S} sh -c 'while [ -n \"$({running})\" ]; do sleep 5; done' || true",
-    ]
+    # The drain only gives tasks a chance to stop cleanly: the node is removed with --force anyway.
+    drained = waits.bounded_wait(
+        f'[ -z "$({running})" ]',
+        what=f"the tasks of node {node_id} to stop",
+        timeout_s=DRAIN_TIMEOUT_S,
+        on_timeout="continue",
+    )
+    steps = [f"sudo docker node update --availability drain {node}", drained]
     if manager:
         steps.append(f"sudo docker node demote {node} || true")
     steps.append(f"sudo docker node rm --force {node}")

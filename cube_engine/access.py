@@ -15,15 +15,26 @@ cube until its consolidated metadata is replaced, and the chunks they read hold 
 bit for bit (see `overlay`). Local cubes are published by an atomic rename, so they never hold a
 half-written state. The check runs when the cube is opened: a writer that starts later is the
 reader's to notice (the semantic loader reads inside its own transaction and can be run again).
+
+A failed remote read must also end quietly. Zarr and fsspec run their I/O as tasks on their own
+event loops, and Zarr gathers reads concurrently: when one fails (an endpoint that is down) the
+others are left retrying. At exit Zarr closes its loop with them still pending, and the garbage
+collector then closes their coroutines outside the context they started in, which aiobotocore
+reports as a hundred lines of "Exception ignored". `_settle_io_at_exit` cancels those tasks on
+their own loop first, so a failed command's stderr stays the one line it printed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import os
 from typing import Any
 
+import fsspec.asyn
 import xarray as xr
+import zarr.core.sync
 
 from .errors import CubeEngineError, StoreError
 from .journal import MANIFEST, State, journal_root
@@ -32,6 +43,30 @@ from .publish import recover
 from .storage import filesystem, is_remote, normalise_options
 
 _DEFAULT = object()
+SETTLE_SECONDS = 2.0  # how long exit waits for the cancelled I/O tasks of one loop
+
+
+async def _cancel_pending() -> None:
+    """Cancel every other task of the running loop and wait until they have unwound."""
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _settle_io_at_exit() -> None:
+    """Unwind the I/O tasks a failed read left pending on Zarr's and fsspec's loops (see above)."""
+    for loop in (zarr.core.sync.loop[0], fsspec.asyn.loop[0]):
+        if loop is None or loop.is_closed() or not loop.is_running():
+            continue
+        try:
+            asyncio.run_coroutine_threadsafe(_cancel_pending(), loop).result(SETTLE_SECONDS)
+        except Exception:  # exit goes on: a stuck task only costs its own warning
+            continue
+
+
+# registered after zarr's own exit handler, so it runs before that one closes zarr's loop
+atexit.register(_settle_io_at_exit)
 
 
 def writer_in_flight(path: str, storage_options: dict[str, Any] | None = None) -> str | None:

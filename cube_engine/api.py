@@ -13,10 +13,12 @@ import xarray as xr
 from . import __version__
 from .access import open_cube
 from .config import CubeConfig, config_sha256
-from .engine import CubeJob, Progress, execute, prepare
+from .cubeplan import CubePlan
 from .errors import CubeValidationError
+from .executors import Progress, execute
 from .grid import Grid, parse_crs
 from .outputs import check_output, store_errors
+from .planning import build_plan
 from .publish import Staging, target_lock
 from .sources import close_all
 from .writer import compressor_for, consolidate, cube_attrs, write_template
@@ -32,8 +34,8 @@ class RunResult:
     note: str | None = None  # e.g. why an append added nothing
 
 
-def _source_list(job: CubeJob) -> list[str]:
-    return [f"{s.config.name}: {', '.join(s.config.paths)}" for s in job.sources]
+def _source_list(plan: CubePlan) -> list[str]:
+    return [f"{s.config.name}: {', '.join(s.config.paths)}" for s in plan.sources]
 
 
 def gen(
@@ -48,7 +50,7 @@ def gen(
     out = config.output
     target = out.path.rstrip("/")
     check_output(target, out.storage_options)
-    job = prepare(config)
+    plan = build_plan(config)
     with store_errors(target, out.storage_options), target_lock(target, out.storage_options):
         staging = Staging(target, out.storage_options, overwrite=out.overwrite)
         path = staging.begin()
@@ -56,9 +58,9 @@ def gen(
             attrs = cube_attrs(
                 title=config.title,
                 summary=config.summary,
-                grid=job.grid,
-                times=job.times,
-                sources=_source_list(job),
+                grid=plan.grid,
+                times=plan.times,
+                sources=_source_list(plan),
                 config_sha=config_sha256(config),
                 history=f"cube-engine {__version__} gen",
             )
@@ -67,19 +69,17 @@ def gen(
                 write_template,
                 path,
                 out.storage_options,
-                grid=job.grid,
-                times=job.times,
-                variables=job.variables,
-                chunks=job.chunks,
+                grid=plan.grid,
+                times=plan.times,
+                variables=list(plan.variables),
+                chunks=plan.chunks,
                 attrs=attrs,
                 zarr_format=out.zarr_format,
                 compressor=compressor_for(out.compressor, out.compression_level, out.zarr_format),
             )
             template.shutdown(wait=False)
-            job.store_path = path
-            tasks = job.tasks()
             try:
-                execute(job, tasks, workers=workers, scheduler=scheduler, progress=progress, ready=ready)
+                execute(plan, path, workers=workers, scheduler=scheduler, progress=progress, ready=ready)
             finally:
                 ready.exception()  # never abort (delete staging) while the template is being written
             consolidate(path, out.storage_options)
@@ -91,10 +91,10 @@ def gen(
             close_all()
     return RunResult(
         target,
-        len(tasks),
+        len(plan.tasks),
         time.perf_counter() - started,
-        0 if job.times is None else len(job.times),
-        job.warnings,
+        0 if plan.times is None else len(plan.times),
+        list(plan.warnings),
     )
 
 

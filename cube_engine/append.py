@@ -23,10 +23,11 @@ import zarr
 from . import __version__
 from .config import CubeConfig
 from .constants import TIME_DIM
-from .engine import Progress, execute, prepare, target_grid
 from .errors import ConfigError, CubeValidationError, StoreError
+from .executors import Progress, execute
 from .outputs import check_output, store_errors
 from .overlay import METADATA_NAMES, StagedAppend
+from .planning import Extension, build_plan, target_grid
 from .publish import target_lock
 from .sources import close_all
 from .steps import append_starts, describe_nothing_new, discover_all
@@ -107,27 +108,22 @@ def append(
             note = describe_nothing_new(target, config.time, old_times)
             return RunResult(target, 0, time.perf_counter() - started, 0, note=note)
         n_old = len(old_times)
-        job = prepare(config, starts=starts, period_offset=n_old, discovered=discovered)
-        all_times = old_times.append(starts)
-        chunks = cube[timed[0]].encoding["chunks"]
-        job.chunks = ChunkShape(*(int(c) for c in chunks))
-        job.times = all_times
-        job.keep_before = job.compute_from = n_old
-        job.array_shapes = {name: (len(all_times), *job.grid.shape) for name in timed}
+        chunks = ChunkShape(*(int(c) for c in cube[timed[0]].encoding["chunks"]))
+        extension = Extension(target, old_times, starts, chunks, tuple(timed))
+        plan = build_plan(config, discovered=discovered, extension=extension)
+        all_times = plan.times
         stage = StagedAppend(target, options)
         try:
-            job.store_path = stage.begin(_keys_to_stage(target, options, cube, n_old, len(all_times)))
-            job.read_path = target
-            tasks = job.tasks()
-            execute(job, tasks, workers=workers, scheduler=scheduler, progress=progress)
-            _finish_metadata(job.store_path, options, cube, all_times, n_old, timed)
+            path = stage.begin(_keys_to_stage(target, options, cube, n_old, len(all_times)))
+            execute(plan, path, workers=workers, scheduler=scheduler, progress=progress)
+            _finish_metadata(path, options, cube, all_times, n_old, timed)
             stage.publish()
         except BaseException:
             stage.abort()
             raise
         finally:
             close_all()
-    return RunResult(target, len(tasks), time.perf_counter() - started, len(starts), job.warnings)
+    return RunResult(target, len(plan.tasks), time.perf_counter() - started, len(starts), list(plan.warnings))
 
 
 def _finish_metadata(

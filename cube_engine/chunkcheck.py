@@ -24,8 +24,6 @@ from .overlay import is_metadata
 from .storage import filesystem, is_remote
 from .writer import zarr_store
 
-DEEP_BY_DEFAULT_MB = float(os.environ.get("CUBE_ENGINE_DEEP_VALIDATE_MB", "512"))
-
 
 def _root(path: str) -> str:
     return object_path(path) if is_remote(path) else os.path.abspath(path)
@@ -77,6 +75,14 @@ def _decode(name: str, array: zarr.Array, key: str, selection) -> str | None:
     return None
 
 
+def _overlaps(selection: tuple[slice, ...], within: tuple[slice, ...]) -> bool:
+    """Whether a chunk's selection shares an element with `within` (slices with steps of 1)."""
+    return all(
+        chunk.start < (w.stop if w.stop is not None else chunk.stop) and (w.start or 0) < chunk.stop
+        for chunk, w in zip(selection, within, strict=True)
+    )
+
+
 def check_chunks(
     path: str,
     storage_options: dict[str, Any] | None = None,
@@ -84,9 +90,13 @@ def check_chunks(
     *,
     first_only: bool = False,
     workers: int = 4,
+    within: tuple[slice, ...] | None = None,
 ) -> list[str]:
     """One problem per damaged, stray or out-of-shape chunk of the cube at `path` (or of the
-    arrays in `names`); with `first_only`, stop at the first."""
+    arrays in `names`); with `first_only`, stop at the first. With `within` (index slices of the
+    named arrays), only the chunks overlapping that region are decoded, and only they are
+    reported: a reader whose read failed learns which chunk it read is damaged, without decoding
+    the whole array."""
     group = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r")
     fs = filesystem(path, storage_options)
     root = _root(path)
@@ -97,8 +107,9 @@ def check_chunks(
             continue
         for unit in _units(name, array, _stored(fs, f"{root}/{name}")):
             if isinstance(unit, str):
-                problems.append(unit)
-            else:
+                if within is None:  # a stray or out-of-shape key is no part of any read
+                    problems.append(unit)
+            elif within is None or _overlaps(unit[1], within):
                 work.append((name, array, *unit))
     if first_only:
         if problems:

@@ -1,8 +1,10 @@
 """`cube-engine`: a thin typer layer over the library.
 
-Every command catches `CubeEngineError` at the boundary and prints it as one line on stderr with
-exit code 2 (`--traceback` shows the Python traceback instead). `validate` exits 1 when the cube
-has problems (one line each).
+The command is a process of its own, so `gen` and `append` let glibc keep freed memory in its heap
+while they run (`memory.reuse_heap_memory`, off with `CUBE_ENGINE_MALLOC_TUNING=0`); the library
+itself never changes the allocator. Every command catches `CubeEngineError` at the boundary and
+prints it as one line on stderr with exit code 2 (`--traceback` shows the Python traceback
+instead). `validate` exits 1 when the cube has problems (one line each).
 """
 
 from __future__ import annotations
@@ -109,6 +111,14 @@ class _Bar:
         self.progress.update(self.task, completed=done, total=total)
 
 
+def _heap_tuning():
+    """The allocator tuning of a `cube-engine` process building a cube (see the module docstring)."""
+    from .memory import reuse_heap_memory
+    from .settings import load_settings
+
+    return reuse_heap_memory(load_settings().malloc_tuning)
+
+
 @app.command()
 @_boundary
 def schema(traceback: Traceback = False) -> None:
@@ -147,7 +157,7 @@ def gen(
     from .config import load_config
 
     cfg = load_config(config, output=output)
-    with _Bar("gen") as bar:
+    with _Bar("gen") as bar, _heap_tuning():
         result = api.gen(cfg, scheduler=scheduler, workers=workers, progress=bar)
     _report(result, "Wrote")
 
@@ -167,7 +177,7 @@ def append(
     from .config import load_config
 
     cfg = load_config(config, output=output)
-    with _Bar("append") as bar:
+    with _Bar("append") as bar, _heap_tuning():
         result = api.append(cfg, scheduler=scheduler, workers=workers, progress=bar)
     _report(result, "Appended to")
 
@@ -259,13 +269,14 @@ def validate(
     traceback: Traceback = False,
 ) -> None:
     """Check conventions (and every chunk's bytes); one line per problem on stdout, exit 1 if any."""
-    from .chunkcheck import DEEP_BY_DEFAULT_MB, check_chunks, stored_megabytes
+    from .chunkcheck import check_chunks, stored_megabytes
     from .inspection import open_for_inspection, validate_cube
+    from .settings import load_settings
 
     ds, consolidated = open_for_inspection(cube)
     problems = validate_cube(ds, consolidated)
     if deep is None:
-        deep = stored_megabytes(cube) <= DEEP_BY_DEFAULT_MB
+        deep = stored_megabytes(cube) <= load_settings().deep_validate_mb
     if deep:
         problems += check_chunks(cube)
     for problem in problems:

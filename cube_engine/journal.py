@@ -35,10 +35,10 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import StoreError
+from .settings import load_settings
 from .storage import filesystem, is_remote
 
 MANIFEST = "manifest.json"
-LOCK_TTL = float(os.environ.get("CUBE_ENGINE_LOCK_TTL", str(24 * 3600)))
 
 
 class Action(StrEnum):
@@ -196,7 +196,7 @@ def _lock_is_stale(info: dict) -> bool:
     """A lock is stale when its process is gone (same host) or it is older than CUBE_ENGINE_LOCK_TTL."""
     if info.get("host") == socket.gethostname() and not pid_alive(int(info.get("pid", -1))):
         return True
-    return time.time() - float(info.get("created", 0)) > LOCK_TTL
+    return time.time() - float(info.get("created", 0)) > load_settings().lock_ttl
 
 
 def _read_lock(fs, path: str) -> dict | None:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .journal import MANIFEST, journal_root, object_path
+from .settings import load_settings
 from .storage import filesystem, is_remote, protocol
 
 LOCAL_STAGE = ".append-"
@@ -69,8 +70,9 @@ def publication_order(keys: Iterable[str]) -> list[str]:
 
 
 def _publish_delay() -> float:
-    """Fault-injection hook for the kill-during-publication tests (seconds per moved object)."""
-    return float(os.environ.get("CUBE_ENGINE_PUBLISH_DELAY", "0") or 0)
+    """Test hook (`CUBE_ENGINE_PUBLISH_DELAY`): seconds per moved object, for the
+    kill-during-publication tests."""
+    return load_settings().publish_delay
 
 
 class StagedAppend:

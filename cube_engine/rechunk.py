@@ -14,8 +14,8 @@ import zarr
 
 from . import __version__
 from .constants import CHUNK_PRESETS, CRS_VAR, TIME_DIM
-from .engine import Progress
 from .errors import CubeEngineError
+from .executors import Progress
 from .grid import Grid
 from .outputs import check_output, store_errors
 from .publish import Staging, target_lock

@@ -235,9 +235,15 @@ def _mode_separable(data: np.ndarray, op_y: AxisOp, op_x: AxisOp) -> np.ndarray:
 
 
 def read_window_2d(fy: np.ndarray, fx: np.ndarray, ny: int, nx: int, margin: int = 1):
-    """Source index window (y0, y1, x0, x1) covering the finite positions, or None if outside."""
-    ok = np.isfinite(fy) & np.isfinite(fx) & (fy >= -margin) & (fy <= ny + margin)
-    ok &= (fx >= -margin) & (fx <= nx + margin)
+    """Source index window (y0, y1, x0, x1) covering the finite positions, or None if outside.
+
+    The window is the hull of one window per position, [floor(f) - margin, ceil(f) + margin) cut
+    to the source, over the positions whose own window is not empty (strictly inside the source
+    grown by `margin`). So the window of a region is the hull of its parts' windows, however the
+    region is cut: a band's window contains its tiles' windows, and planning may go piece by piece.
+    Positions exactly `margin` pixels outside the source add nothing: they sample no pixel."""
+    ok = np.isfinite(fy) & np.isfinite(fx) & (fy > -margin) & (fy < ny + margin)
+    ok &= (fx > -margin) & (fx < nx + margin)
     if not ok.any():
         return None
     y0 = int(max(np.floor(fy[ok].min()) - margin, 0))

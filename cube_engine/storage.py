@@ -9,13 +9,13 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import fsspec
 
 from .errors import SourceError
+from .settings import load_settings
 
 GLOB_CHARS = set("*?[")
 
@@ -64,7 +64,8 @@ def expand(pattern: str, options: dict[str, Any] | None, what: str) -> list[str]
 
 
 def cache_dir() -> Path:
-    root = Path(os.environ.get("CUBE_ENGINE_CACHE", Path(tempfile.gettempdir()) / "cube-engine-cache"))
+    """The download cache (`CUBE_ENGINE_CACHE`), read at each use: a run may set it per process."""
+    root = load_settings().cache
     root.mkdir(parents=True, exist_ok=True)
     return root
 

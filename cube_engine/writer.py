@@ -204,18 +204,29 @@ def output_array(
             store = zarr_store(path, storage_options)
             array = zarr.open_array(store, path=name, mode="r+")
             if shape is not None and tuple(array.shape) != tuple(shape):
-                import dataclasses
-
-                from zarr.core.array import Array, AsyncArray
-
-                aa = array._async_array
-                meta = dataclasses.replace(aa.metadata, shape=tuple(shape))
-                array = Array(AsyncArray(metadata=meta, store_path=aa.store_path, config=aa.config))
+                array = reshaped_view(array, tuple(shape))
             _ARRAYS[key] = array
             if len(_ARRAYS) > 256:
                 _ARRAYS.clear()
                 _ARRAYS[key] = array
         return array
+
+
+def reshaped_view(array: zarr.Array, shape: tuple[int, ...]) -> zarr.Array:
+    """`array` as if its metadata said `shape`, without writing that metadata.
+
+    An append writes the chunks of its new steps into a staging area before the commit point, and
+    the arrays' stored shape must stay the published one until then; zarr has no call for a view
+    of another shape, so this builds one from zarr's public pieces (`Array.async_array`, the
+    `AsyncArray` constructor, the metadata dataclass). `tests/cube_engine/test_writer.py` fails
+    loudly if a zarr upgrade removes any of them."""
+    import dataclasses
+
+    current = array.async_array
+    metadata = dataclasses.replace(current.metadata, shape=shape)
+    return zarr.Array(
+        zarr.AsyncArray(metadata=metadata, store_path=current.store_path, config=current.config)
+    )
 
 
 class ChunkWriter:

@@ -4,6 +4,8 @@ It only composes components from the validated stack config and exports what ope
 Every cloud difference is a config value; nothing here asks which cloud it is on.
 """
 
+import dataclasses
+
 import pulumi
 
 from components import cloud_init
@@ -11,7 +13,7 @@ from components.access import ClusterAccess, ClusterAccessArgs
 from components.catalogue.common import HOPSWORKS_PORT, HopsworksLink
 from components.dns import PublicDns, PublicDnsArgs
 from components.hopsworks import HopsworksCluster, HopsworksClusterArgs, HopsworksPool
-from components.network import PlatformNetwork, PlatformNetworkArgs, RoleSubnet
+from components.network import PlatformNetwork, PlatformNetworkArgs, RoleSubnet, overlay_mtu
 from components.nodes import NodePoolArgs, PortAttachment
 from components.platform_services import PlatformServices, PlatformServicesArgs
 from components.security import (
@@ -49,6 +51,8 @@ prefix = f"{cfg.project}-{cfg.stack}"
 metadata = {"project": cfg.project, "stack": cfg.stack, "cloud": cfg.cloud.name}
 eodata = cfg.cloud.eodata
 eodata_mount = cloud_init.EodataMount(eodata.bucket, eodata.endpoint, eodata.mount_point) if eodata else None
+eodata_keys = pulumi.Output.secret(eodata.credentials) if eodata and eodata.credentials is not None else None
+"""The EODATA keys, if the stack has some: only ever handled as a Pulumi secret."""
 uses_eodata = any(spec.eodata for spec in cfg.node_specs().values())
 
 network = PlatformNetwork(
@@ -57,7 +61,7 @@ network = PlatformNetwork(
         external_network=cfg.cloud.external_network,
         roles={role: RoleSubnet(**getattr(cfg.network.roles, role).model_dump()) for role in ROLES},
         dns_servers=list(cfg.network.dns_servers),
-        provider_networks=[eodata.network] if eodata and uses_eodata else [],
+        provider_networks=[eodata.network] if eodata and eodata.network and uses_eodata else [],
     ),
 )
 security = PlatformSecurity(
@@ -77,7 +81,7 @@ def attachments(spec: NodeSpec) -> list[PortAttachment]:
         PortAttachment(role, network.networks[role].id, security.ids(ROLE_GROUPS[role]))
         for role in spec.networks
     ]
-    if spec.eodata and eodata:
+    if spec.eodata and eodata and eodata.network:
         ports.append(
             PortAttachment(
                 "eodata", network.provider_network_ids[eodata.network], security.ids(ROLE_GROUPS["eodata"])
@@ -86,7 +90,9 @@ def attachments(spec: NodeSpec) -> list[PortAttachment]:
     return ports
 
 
-def pool_args(role: str, spec: NodeSpec, count: int, user_data: str = "", **extra) -> NodePoolArgs:
+def pool_args(
+    role: str, spec: NodeSpec, count: int, user_data: pulumi.Input[str] = "", **extra
+) -> NodePoolArgs:
     return NodePoolArgs(
         role=role,
         count=count,
@@ -101,13 +107,24 @@ def pool_args(role: str, spec: NodeSpec, count: int, user_data: str = "", **extr
     )
 
 
-def docker_user_data(spec: NodeSpec) -> str:
-    return cloud_init.docker_node(
-        ssh_user=cfg.access.ssh_user,
-        authorized_keys=cfg.access.authorized_keys,
-        volume=cloud_init.DataVolume(cloud_init.DOCKER_DATA_ROOT) if spec.volume_size_gb else None,
-        eodata=eodata_mount if spec.eodata else None,
-    )
+def docker_user_data(spec: NodeSpec) -> pulumi.Input[str]:
+    """The pool's cloud-init; a secret when it carries the EODATA keys."""
+
+    def document(keys: str | None) -> str:
+        mount = eodata_mount if spec.eodata else None
+        if mount is not None and keys is not None:
+            mount = dataclasses.replace(mount, credentials=keys)
+        return cloud_init.docker_node(
+            ssh_user=cfg.access.ssh_user,
+            authorized_keys=cfg.access.authorized_keys,
+            volume=cloud_init.DataVolume(cloud_init.DOCKER_DATA_ROOT) if spec.volume_size_gb else None,
+            eodata=mount,
+            node_mtu=cfg.network.mtu,
+        )
+
+    if spec.eodata and eodata_keys is not None:
+        return pulumi.Output.secret(eodata_keys.apply(document))
+    return document(None)
 
 
 managers, workers = cfg.swarm.managers, cfg.swarm.workers
@@ -137,6 +154,7 @@ def hopsworks_pool(role: str, spec: NodeSpec, count: int, **extra) -> HopsworksP
         pool=pool_args(role, spec, count, **extra),
         data_volume=spec.volume_size_gb > 0,
         eodata=eodata_mount if spec.eodata else None,
+        eodata_credentials=eodata_keys if spec.eodata else None,
         nvidia_driver=spec.nvidia_driver,
     )
 
@@ -160,9 +178,11 @@ storage_name = f"{prefix}-store"
 storage = ObjectStorage(
     storage_name,
     ObjectStorageArgs(
-        region=cfg.cloud.object_store_region,
+        region=cfg.cloud.object_storage.region,
+        # The identity API of the project's (compute) region issues the EC2 credential.
         credential_region=cfg.cloud.region,
-        s3_endpoint=cfg.cloud.s3_endpoint,
+        s3_endpoint=cfg.cloud.object_storage.endpoint,
+        signing_region=cfg.cloud.object_storage.signing_region,
         public_container=cfg.storage.public_container,
         private_containers=list(cfg.storage.private_containers),
         metadata=metadata,
@@ -182,6 +202,7 @@ services = PlatformServices(
         external_secrets={key: secrets.require_secret(key) for key in cfg.services.social_media.secret_keys},
         smtp_uri=secrets.get_secret("smtp_uri"),
         data_access=storage_wiring.data_access(cfg, storage_name, storage.credentials_file),
+        overlay_mtu=overlay_mtu(cfg.network.mtu),
     ),
     opts=pulumi.ResourceOptions(depends_on=[swarm]),
 )
@@ -210,6 +231,7 @@ pulumi.export("hopsworks_head_address", hopsworks.head_address)
 pulumi.export("hopsworks_worker_addresses", hopsworks.worker_addresses)
 pulumi.export("hopsworks_gpu_worker_addresses", hopsworks.gpu_worker_addresses)
 pulumi.export("s3_endpoint", storage.s3_endpoint)
+pulumi.export("s3_signing_region", storage.s3_signing_region)
 pulumi.export("s3_access_key", storage.s3_access_key)
 pulumi.export("s3_secret_key", storage.s3_secret_key)
 pulumi.export("containers", {suffix: c.name for suffix, c in storage.containers.items()})

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import typing
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pulumi
 from pydantic import (
@@ -29,6 +32,7 @@ from pydantic import (
     field_validator,
 )
 
+from components.network import DEFAULT_MTU
 from infra.services_config import ServicesConfig
 from infra.stack_files import SECRET_STAND_INS, accept_secret_stand_in, did_you_mean, secret_stand_ins
 
@@ -55,12 +59,134 @@ class StrictModel(BaseModel):
 
 
 class EodataConfig(StrictModel):
-    """A provider's EO data repository reachable on its own network and mounted read-only."""
+    """A provider's EO data repository, mounted read-only on the nodes that ask for it."""
 
-    network: str = Field(min_length=1, description="Name of the provider network carrying EO data.")
+    network: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Name of the provider network carrying EO data, attached to those nodes; unset: the "
+        "archive is reached over the routed network (e.g. from another cloud, which needs credentials).",
+    )
     bucket: str = Field(min_length=1, description="S3 bucket exposed as the EO data archive.")
-    endpoint: str = Field(min_length=1, description="S3 endpoint URL reachable on that network.")
+    endpoint: str = Field(
+        min_length=1, description="S3 endpoint URL of the archive, reachable from the nodes."
+    )
     mount_point: str = Field(default="/eodata", pattern=r"^/[A-Za-z0-9_./-]*$")
+    credentials: str | None = Field(
+        default=None,
+        pattern=r"^[^:\s]+(:[^:\s]+){1,2}$",
+        description="Pulumi secret `ACCESS_KEY:SECRET_KEY` (s3fs' passwd format) when the archive needs keys "
+        "(`pulumi config set --secret --path cloud.eodata.credentials ...`); unset: anonymous.",
+    )
+
+
+OBJECT_STORAGE_APIS = {
+    "swift-s3api": "Swift containers reached through Swift's S3 API (s3api) with a Keystone EC2 credential",
+}
+"""What the program provisions: Swift containers and one EC2 credential, which only Swift's S3 API
+accepts. A provider's separate S3 product (OVH's S3 Object Storage, `*.io.cloud.ovh.net`) keeps its
+own buckets and users, which the program neither creates nor holds keys for."""
+
+
+@dataclass(frozen=True)
+class S3Domain:
+    """A provider whose S3 endpoints name their object-store region in the host."""
+
+    provider: str
+    suffix: str
+    """Domain suffix of the provider's endpoints, e.g. `.cloud.ovh.net`."""
+    host: re.Pattern[str]
+    """The S3 endpoint host of one region; group `region` is the region (and signing region)."""
+    template: str
+    separate_regions: bool
+    """Whether the object store's regions are not the compute regions (OVH: GRA for GRA9)."""
+
+
+S3_DOMAINS = (
+    S3Domain(
+        "OVH",
+        ".cloud.ovh.net",
+        re.compile(r"^s3\.(?P<region>[a-z0-9-]+)\.cloud\.ovh\.net$"),
+        "https://s3.<swift-region>.cloud.ovh.net",
+        separate_regions=True,
+    ),
+    S3Domain(
+        "CloudFerro",
+        ".cloudferro.com",
+        re.compile(r"^s3\.(?P<region>[a-z0-9-]+)\.cloudferro\.com$"),
+        "https://s3.<region>.cloudferro.com",
+        separate_regions=False,
+    ),
+)
+"""Known provider domains. An endpoint elsewhere (a private or stand-in S3 server, such as the box's)
+says nothing about regions in its host, so only the `api`, the scheme and the keys' presence count."""
+OVH_NATIVE_S3 = ".io.cloud.ovh.net"
+
+
+def _host(endpoint: str) -> str:
+    return (urlsplit(endpoint).hostname or "").lower()
+
+
+def s3_domain(endpoint: str) -> S3Domain | None:
+    """The known provider whose domain the endpoint is in, if any."""
+    host = _host(endpoint)
+    return next((domain for domain in S3_DOMAINS if host.endswith(domain.suffix)), None)
+
+
+def endpoint_region(endpoint: str) -> str | None:
+    """The region an endpoint of a known provider serves (`gra` for https://s3.gra.cloud.ovh.net)."""
+    domain = s3_domain(endpoint)
+    match = domain.host.match(_host(endpoint)) if domain else None
+    return match.group("region") if match else None
+
+
+class ObjectStorageConfig(StrictModel):
+    """Where the stack's containers live and how they are reached: one explicit choice per stack.
+
+    `api` names the product and with it the credential: `swift-s3api` is Swift containers in the
+    object store's `region`, reached over S3 at `endpoint` with a Keystone EC2 credential, requests
+    signed for `signing_region`. Consistency across these keys (and with `cloud.region`) is checked
+    once the whole config is read (`_check_object_storage`).
+    """
+
+    api: str = Field(description=f"The product: one of {', '.join(OBJECT_STORAGE_APIS)}.")
+    region: str = Field(
+        min_length=1, description="Region of the object store holding the containers (OVH: GRA, not GRA9)."
+    )
+    endpoint: str = Field(
+        pattern=r"^https://[^/\s]+/?$",
+        description="S3 API in front of those containers (OVH: https://s3.<swift-region>.cloud.ovh.net).",
+    )
+    signing_region: str = Field(
+        min_length=1, description="Region S3 requests are signed for (AWS_DEFAULT_REGION), e.g. gra."
+    )
+
+    @field_validator("api")
+    @classmethod
+    def _provisioned(cls, api: str) -> str:
+        if api not in OBJECT_STORAGE_APIS:
+            raise ValueError(
+                f"{api!r} is not an object storage the program provisions: it creates Swift containers "
+                "and a Keystone EC2 credential, which only Swift's S3 API serves (api: swift-s3api); "
+                "a separate S3 product has its own buckets and users"
+            )
+        return api
+
+    @field_validator("endpoint")
+    @classmethod
+    def _swift_s3_api(cls, endpoint: str) -> str:
+        """The stack's containers are Swift containers reached with EC2 credentials; OVH's separate
+        S3 Object Storage (`*.io.cloud.ovh.net`) serves neither: nothing would be found there."""
+        host = _host(endpoint)
+        if host.endswith(OVH_NATIVE_S3):
+            raise ValueError(
+                f"{endpoint} is OVH's S3 Object Storage (its own buckets and users), not the S3 API of "
+                "the stack's Swift containers: use https://s3.<swift-region>.cloud.ovh.net"
+            )
+        domain = s3_domain(endpoint)
+        if domain is not None and not domain.host.match(host):
+            raise ValueError(f"{endpoint} is not {domain.provider}'s S3 endpoint ({domain.template})")
+        return endpoint
 
 
 class CloudConfig(StrictModel):
@@ -70,36 +196,8 @@ class CloudConfig(StrictModel):
     region: str = Field(description="OpenStack region, e.g. GRA9 or WAW3-1.")
     external_network: str = Field(description="Name of the provider's external (public) network.")
     image: str = Field(min_length=1, description="Default image name for nodes, e.g. 'Ubuntu 22.04'.")
-    s3_endpoint: str = Field(
-        pattern=r"^https://",
-        description="S3 API in front of the stack's Swift containers (OVH: https://s3.<swift-region>.cloud.ovh.net).",
-    )
-    storage_region: str | None = Field(
-        default=None,
-        description="Region of the object store (Swift) holding the containers, when it is not `region` "
-        "(OVH: GRA for compute region GRA9).",
-    )
-    s3_region: str | None = Field(
-        default=None, description="Signing region the S3 endpoint expects (AWS_DEFAULT_REGION), e.g. gra."
-    )
-    eodata: EodataConfig | None = Field(default=None, description="EO data network and mount, if any.")
-
-    @field_validator("s3_endpoint")
-    @classmethod
-    def _swift_s3_api(cls, endpoint: str) -> str:
-        """The stack's containers are Swift containers reached with EC2 credentials; OVH's separate
-        S3 Object Storage product (`*.io.cloud.ovh.net`) serves neither: nothing would be found there."""
-        if endpoint.rstrip("/").endswith(".io.cloud.ovh.net"):
-            raise ValueError(
-                f"{endpoint} is OVH's S3 Object Storage (its own buckets and users), not the S3 API of "
-                "the stack's Swift containers: use https://s3.<swift-region>.cloud.ovh.net"
-            )
-        return endpoint
-
-    @property
-    def object_store_region(self) -> str:
-        """Where the containers are created."""
-        return self.storage_region or self.region
+    object_storage: ObjectStorageConfig = Field(description="The stack's object storage (containers).")
+    eodata: EodataConfig | None = Field(default=None, description="EO data archive and its mount, if any.")
 
 
 class RoleNetwork(StrictModel):
@@ -138,6 +236,13 @@ class NetworkConfig(StrictModel):
 
     dns_servers: list[str] = Field(min_length=1, description="Resolvers handed out by every subnet.")
     roles: Roles
+    mtu: int = Field(
+        default=DEFAULT_MTU,
+        ge=1280,
+        le=9000,
+        description="MTU the cloud gives the role networks (`openstack network show -c mtu`; VXLAN "
+        "tenant networks: 1450). Docker's overlay networks get this less the VXLAN header.",
+    )
 
     @field_validator("roles")
     @classmethod
@@ -342,6 +447,32 @@ def _cross_check(cfg: PlatformConfig) -> None:
             "for storage.private_containers"
         )
     _check_cube_locations(cfg)
+    _check_object_storage(cfg)
+
+
+def _check_object_storage(cfg: PlatformConfig) -> None:
+    """The object store's region, its endpoint and the signing region tell one story, and the compute
+    region is not taken for the object store's where the provider keeps them apart."""
+    store, compute = cfg.cloud.object_storage, cfg.cloud.region
+    key = "cloud.object_storage"
+    domain = s3_domain(store.endpoint)
+    served = endpoint_region(store.endpoint)
+    if domain is not None and domain.separate_regions and store.region.upper() == compute.upper():
+        raise ConfigError(
+            f"Invalid configuration: {store.region} is the compute region (cloud.region); "
+            f"{domain.provider}'s object store regions are not its compute regions "
+            f"(the endpoint {store.endpoint} serves {served}) for {key}.region"
+        )
+    if served is not None and store.region.lower() != served:
+        raise ConfigError(
+            f"Invalid configuration: the endpoint {store.endpoint} serves region {served}, not "
+            f"{key}.region {store.region} for {key}.endpoint"
+        )
+    if served is not None and store.signing_region != served:
+        raise ConfigError(
+            f"Invalid configuration: {store.endpoint} expects requests signed for {served!r}, "
+            f"not {store.signing_region!r} for {key}.signing_region"
+        )
 
 
 def _check_cube_locations(cfg: PlatformConfig) -> None:
@@ -356,6 +487,14 @@ def _check_cube_locations(cfg: PlatformConfig) -> None:
             )
         if cube.eodata is not None and cfg.cloud.eodata is None:
             raise ConfigError(f"Invalid configuration: cloud.eodata is not set for {key}.eodata")
+
+
+MOVED_KEYS = {
+    "cloud.s3_endpoint": "cloud.object_storage.endpoint",
+    "cloud.storage_region": "cloud.object_storage.region",
+    "cloud.s3_region": "cloud.object_storage.signing_region",
+}
+"""Keys that moved: a stack file still using the old name is told where the value goes now."""
 
 
 def _field_names(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]:
@@ -395,6 +534,9 @@ def describe_error(exc: ValidationError, model: type[BaseModel]) -> str:
         message = str(first["msg"]).removeprefix("Value error, ")
         return f"Invalid configuration: {message} for {_dotted(first['loc'])}"
     *parent, key = unknown[0]["loc"]
+    moved = MOVED_KEYS.get(_dotted((*parent, key)))
+    if moved is not None:
+        return f"Invalid configuration: unknown key {key} (moved to {moved}) for {_dotted(tuple(parent))}"
     missing = [
         str(error["loc"][-1])
         for error in errors
@@ -446,11 +588,20 @@ def load() -> PlatformConfig:
             sections[section] = json.loads(raw)
         except json.JSONDecodeError:
             sections[section] = raw
-    stand_ins = set().union(
-        *(
-            secret_stand_ins(value)
-            for section, value in sections.items()
-            if pulumi.runtime.is_config_secret(config.full_key(section))
+    secret_sections = {s for s in sections if pulumi.runtime.is_config_secret(config.full_key(s))}
+    stand_ins = set().union(*(secret_stand_ins(sections[section]) for section in secret_sections))
+    cfg = from_mapping(pulumi.get_project(), pulumi.get_stack(), sections, stand_ins)
+    check_secret_keys(cfg, secret_sections)
+    return cfg
+
+
+def check_secret_keys(cfg: PlatformConfig, secret_sections: Collection[str]) -> None:
+    """Keys that hold credentials must be stored encrypted (`pulumi config set --secret`), never as
+    plain text in a stack file (Pulumi marks the whole section secret when one of its keys is)."""
+    eodata = cfg.cloud.eodata
+    if eodata is not None and eodata.credentials is not None and "cloud" not in secret_sections:
+        raise ConfigError(
+            "Invalid configuration: keys must be stored as a secret "
+            "(pulumi config set --secret --path cloud.eodata.credentials ACCESS:SECRET) "
+            "for cloud.eodata.credentials"
         )
-    )
-    return from_mapping(pulumi.get_project(), pulumi.get_stack(), sections, stand_ins)

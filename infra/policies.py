@@ -25,6 +25,7 @@ from infra.invariants.access import (
     protected_routes_have_roles,
     user_workloads_isolated,
 )
+from infra.invariants.mtu import overlays_fit_node_networks
 from infra.invariants.names import dns_names_match_sites
 from infra.invariants.node_paths import docker_paths_match_nodes
 from infra.invariants.oidc import oidc_clients
@@ -419,6 +420,7 @@ STACK_POLICIES: dict[str, StackPolicy] = {
     "node-paths": docker_paths_match_nodes,
     "dns-names-match-sites": dns_names_match_sites,
     "storage-wiring": storage_wiring,
+    "overlay-mtu": overlays_fit_node_networks,
     "protected-routes-have-roles": protected_routes_have_roles,
     "user-workloads-isolated": user_workloads_isolated,
     "configs-hold-no-credentials": configs_hold_no_credentials,

@@ -4,7 +4,7 @@ The offline plan, the tests and `--set` what-if plans all need the exact configu
 `pulumi up -s STACK` would see: the project defaults in `Pulumi.yaml` (scalars, `value:` objects
 and `default:` of typed declarations) overlaid by `Pulumi.<stack>.yaml`. Secure values cannot be
 decrypted here, so they become placeholders that the program still receives as secrets (and that
-its config model excuses from string patterns they cannot meet: `accept_secret_stand_in`).
+its config model excuses from string patterns they cannot meet: `components.secret_stand_ins`).
 
 A malformed file is one `StackFileError` line naming the file, and the line and column for YAML
 errors: a tab, an unclosed bracket, a key given twice, an empty file, an unknown key.
@@ -16,24 +16,23 @@ import copy
 import difflib
 import hashlib
 import json
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError, ValidationInfo
+
+# the stand-ins' validation rule lives with the config models components read; infra.config
+# validates with it through this module
+from components.secret_stand_ins import SECRET_STAND_INS as SECRET_STAND_INS
+from components.secret_stand_ins import accept_secret_stand_in as accept_secret_stand_in
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "secret-placeholder"
 
 STACK_FILE_FIELDS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
 """The top-level keys the Pulumi CLI reads in `Pulumi.<stack>.yaml`."""
-
-SECRET_STAND_INS = "secret_stand_ins"
-"""Validation-context key: the offline stand-ins of `--secret` values (see `accept_secret_stand_in`)."""
-
-_STAND_IN_ERRORS = frozenset({"string_pattern_mismatch", "string_too_short", "string_too_long"})
 
 
 class StackFileError(ValueError):
@@ -275,26 +274,6 @@ def secret_stand_ins(value: Any) -> set[str]:
     if isinstance(value, list):
         return set().union(*(secret_stand_ins(item) for item in value))
     return {value} if is_secret_placeholder(value) else set()
-
-
-def accept_secret_stand_in(value: Any, handler: Callable[[Any], Any], info: ValidationInfo) -> Any:
-    """A pydantic wrap validator: let the offline stand-in of a secret string pass its string rules.
-
-    The real value of a `--secret` key (e.g. an installer URL with a token) is only decrypted by
-    the Pulumi CLI; offline, the program sees a placeholder that cannot match a pattern such as
-    `^https://`. Only placeholders listed in the validation context (taken from the keys Pulumi
-    marks secret) are excused, and only from string pattern/length rules: a plain value, or a
-    placeholder where a number is expected, is validated as before.
-    """
-    stand_ins = (info.context or {}).get(SECRET_STAND_INS, ())
-    if not (isinstance(value, str) and value in stand_ins):
-        return handler(value)
-    try:
-        return handler(value)
-    except ValidationError as exc:
-        if all(error["type"] in _STAND_IN_ERRORS for error in exc.errors()):
-            return value
-        raise
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -70,9 +70,9 @@ def cube_uris(cfg: PlatformConfig, storage_name: str) -> dict[str, str]:
 def data_access(cfg: PlatformConfig, storage_name: str, credentials_file: pulumi.Input[str]) -> DataAccess:
     """Everything the data services need to reach the stack's storage and EODATA."""
     return DataAccess(
-        s3_endpoint=cfg.cloud.s3_endpoint,
+        s3_endpoint=cfg.cloud.object_storage.endpoint,
         credentials_file=credentials_file,
-        s3_region=cfg.cloud.s3_region,
+        s3_region=cfg.cloud.object_storage.signing_region,
         eodata_mount=eodata_mount(cfg),
         cube_uris=cube_uris(cfg, storage_name),
         containers={

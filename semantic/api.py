@@ -7,7 +7,7 @@ subclasses for problems with inputs, cubes or the database.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -16,6 +16,9 @@ from semantic.database import connect, resolve_dsn, sqlalchemy_url
 from semantic.errors import QueryError
 from semantic.registry import CubeInfo, cube_info
 
+if TYPE_CHECKING:  # the loader brings xarray and Zarr: imported on use (see `load`)
+    from semantic.load_report import LoadReport
+
 
 def init(dsn: str | None) -> bool:
     """Create or migrate the schema; True if something changed. Idempotent."""
@@ -23,7 +26,7 @@ def init(dsn: str | None) -> bool:
         return schema.ensure_schema(conn)
 
 
-def load(uri: str, dsn: str | None, **options: Any):
+def load(uri: str, dsn: str | None, **options: Any) -> LoadReport:
     """Load a cube (folder or s3://) in one transaction: `semantic.loader.load_cube`, imported on use
     (it brings xarray and Zarr, which answering a query does not need). Returns its LoadReport.
 

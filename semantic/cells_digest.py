@@ -38,9 +38,8 @@ def cells_digest(sel: CubeSelection) -> str:
         ).encode()
     )
     for variable in sel.static:
-        array = sel.dataset[variable.name].variable
-        h.update(str(array.dtype).encode())
+        h.update(str(sel.dataset[variable.name].dtype).encode())
         for r0 in range(row0, row1, BAND_ROWS):
-            band = np.ascontiguousarray(array[r0 : min(r0 + BAND_ROWS, row1), col0:col1].values)
-            h.update(band.tobytes())
+            band = sel.read(variable.name, slice(r0, min(r0 + BAND_ROWS, row1)), slice(col0, col1))
+            h.update(np.ascontiguousarray(band).tobytes())
     return h.hexdigest()

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from semantic import api, boundary, postgis_command
 from semantic.boundary import run
 from semantic.database import DSN_ENV
+
+if TYPE_CHECKING:
+    from semantic.load_report import LoadReport
 
 app = typer.Typer(
     name="semantic",
@@ -48,20 +51,31 @@ def main(
 
 @contextmanager
 def progress_bars(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """A rich progress bar per load phase, fed by the loader's (phase, done, total) hook."""
+    """A rich progress bar per load phase, fed by the loader's (phase, done, total) hook.
+
+    A load that fails takes its bars away (erased on a terminal, never printed elsewhere): its
+    stderr is the error's one line, printed by the boundary once the bars are gone.
+    """
     if not enabled:
         yield lambda phase, done, total: None
         return
     columns = (TextColumn("{task.description:<13}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=False) as bars:
-        tasks: dict[str, int] = {}
+    bars = Progress(*columns, console=err, transient=False)
+    tasks: dict[str, int] = {}
 
-        def hook(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bars.add_task(phase, total=total)
-            bars.update(tasks[phase], completed=done, total=total)
+    def hook(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bars.add_task(phase, total=total)
+        bars.update(tasks[phase], completed=done, total=total)
 
+    bars.start()
+    try:
         yield hook
+    except BaseException:
+        bars.live.transient = True
+        bars.live.stop()  # not `bars.stop()`, which ends a non-terminal's output with a blank line
+        raise
+    bars.stop()
 
 
 @app.command()
@@ -71,7 +85,7 @@ def init(dsn: DsnOption = None) -> None:
     print("schema created or migrated" if changed else "schema up to date")
 
 
-DONE = {"create": "loaded", "replace": "replaced", "append": "added a time range to"}
+DONE = {"create": "loaded", "replace": "replaced", "append": "appended"}
 """What `load` did, as the first words of its summary line."""
 
 
@@ -98,10 +112,12 @@ def load(
 ) -> None:
     """Load a cube into PostGIS in one transaction (replace; or add a time range with --time)."""
     names = [n.strip() for v in (variables or []) for n in v.split(",") if n.strip()] or None
-    with progress_bars(not quiet) as hook:
-        report = run(
-            lambda: api.load(cube, dsn, cube_id=cube_id, variables=names, time=time, bbox=bbox, progress=hook)
-        )
+
+    def load_with_bars() -> LoadReport:
+        with progress_bars(not quiet) as hook:
+            return api.load(cube, dsn, cube_id=cube_id, variables=names, time=time, bbox=bbox, progress=hook)
+
+    report = run(load_with_bars)
     print(
         f"{DONE[report.mode]} cube {report.cube_id!r}: {report.n_cells} cells, "
         f"{report.n_observations} observations "

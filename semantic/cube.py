@@ -63,6 +63,11 @@ class CubeSelection:
     title: str = ""
     static: list[Variable] = field(default_factory=list)  # (y, x) layers loaded as cell columns
     skipped_static: list[str] = field(default_factory=list)  # (y, x) layers of a type SQL cannot hold
+    storage_options: dict[str, Any] | None = None  # the cube's S3 options (None: the AWS_* environment)
+
+    def read(self, name: str, *region: slice) -> np.ndarray:
+        """The values of variable `name` in `region` (positional slices): see `read_window`."""
+        return read_window(self.dataset, name, region, self.uri, self.storage_options)
 
     @property
     def n_cells(self) -> int:
@@ -128,6 +133,44 @@ def open_cube(uri: str, storage_options: dict[str, Any] | None = None) -> xr.Dat
         return open_published(uri, storage_options, chunks=None, consolidated=None, decode_timedelta=False)
     except CubeEngineError as exc:
         raise CubeError(str(exc)) from None
+
+
+def read_window(
+    ds: xr.Dataset,
+    name: str,
+    region: tuple[slice, ...],
+    uri: str,
+    storage_options: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """The values of variable `name` in `region` (positional slices, one per dimension).
+
+    A damaged chunk (bytes its codec cannot decode) is one CubeError naming the variable and the
+    chunk the way `cube-engine validate --deep` names it: the engine's chunk check decodes the
+    chunks of `region` one by one and reports the first that fails. A failure the check cannot
+    pin on a chunk (or cannot run for) keeps its own traceback: that is no damaged chunk.
+    """
+    try:
+        return np.asarray(ds[name].variable[region].values)
+    except Exception:
+        problem = _damaged_chunk(uri, storage_options, name, region)
+        if problem is None:
+            raise
+        raise CubeError(
+            f"cannot read cube {uri}: {problem}; `cube-engine validate --deep` lists every damaged chunk"
+        ) from None
+
+
+def _damaged_chunk(
+    uri: str, storage_options: dict[str, Any] | None, name: str, region: tuple[slice, ...]
+) -> str | None:
+    """The engine's line for the first chunk of `name` in `region` that cannot be decoded, or None."""
+    from cube_engine.chunkcheck import check_chunks
+
+    try:
+        found = check_chunks(uri, storage_options, names=[name], first_only=True, within=region)
+    except Exception:
+        return None
+    return found[0] if found else None
 
 
 def cube_crs(ds: xr.Dataset, y_dim: str) -> CRS:
@@ -250,7 +293,7 @@ def select(
         if window[1] <= window[0] or window[3] <= window[2]:
             raise SelectionError(f"--bbox {bbox} does not intersect the grid of {uri}")
     static = [
-        _variable(ds, v, c, static=True, window=window)
+        _variable(ds, v, c, static_type=_static_type(ds, v, window, uri, storage_options))
         for v, c in zip(chosen_static, columns[len(chosen) :], strict=True)
     ]
 
@@ -265,6 +308,7 @@ def select(
         title=str(ds.attrs.get("title", "")),
         static=static,
         skipped_static=skipped,
+        storage_options=storage_options,
     )
 
 
@@ -273,30 +317,37 @@ def _variable(
     name: str,
     column: str,
     *,
-    static: bool = False,
-    window: tuple[int, int, int, int] | None = None,
+    static_type: ColumnType | None = None,
 ) -> Variable:
+    """A (time, y, x) variable, or with `static_type` a static layer of that column type."""
     attrs = ds[name].attrs
     return Variable(
         name=name,
         column=column,
         units=str(attrs.get("units", "")),
         long_name=str(attrs.get("long_name", name)),
-        static=static,
-        sql_type=_static_type(ds, name, window).sql if static else "real",
+        static=static_type is not None,
+        sql_type=static_type.sql if static_type is not None else "real",
     )
 
 
-def _static_type(ds: xr.Dataset, name: str, window: tuple[int, int, int, int] | None) -> ColumnType:
+def _static_type(
+    ds: xr.Dataset,
+    name: str,
+    window: tuple[int, int, int, int],
+    uri: str,
+    storage_options: dict[str, Any] | None,
+) -> ColumnType:
     """The column type of a static layer: its dtype's, or an integer type when a float layer holds
     only whole numbers in the loaded window (see `dtypes.integral_type`), read band by band."""
     declared = column_type(name, ds[name].dtype)
     if ds[name].dtype.kind != "f":
         return declared
-    array = ds[name].variable
-    row0, row1, col0, col1 = window or (0, array.shape[0], 0, array.shape[1])
+    row0, row1, col0, col1 = window
     bands = (
-        array[r0 : min(r0 + STATIC_BAND_ROWS, row1), col0:col1].values
+        read_window(
+            ds, name, (slice(r0, min(r0 + STATIC_BAND_ROWS, row1)), slice(col0, col1)), uri, storage_options
+        )
         for r0 in range(row0, row1, STATIC_BAND_ROWS)
     )
     return integral_type(bands) or declared

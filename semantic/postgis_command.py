@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +23,9 @@ from semantic.database import DSN_ENV
 from semantic.errors import SemanticError
 from semantic.local_postgis import LocalPostgis, PostgisUnavailable
 
-DEFAULT_DIR = Path("/tmp/deepcube-postgis")
+DEFAULT_DIR = Path(tempfile.gettempdir()) / "deepcube-postgis"
+"""Among the user's temporary files ($TMPDIR, else /tmp): outside the work tree, and a session
+with its own $TMPDIR gets a cluster of its own."""
 STATE_FILE = "cluster.json"
 
 app = typer.Typer(help="A private PostGIS on 127.0.0.1 for trying the commands (start, stop).")

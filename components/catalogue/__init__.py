@@ -10,7 +10,7 @@ from __future__ import annotations
 from components.catalogue import data, gateway, identity, logs, monitoring, portainer, social_media
 from components.catalogue.common import ADMIN_SERVICES, NETWORKS, Context
 from components.catalogue.group import ServiceGroup, ServiceGroupArgs
-from components.service import ServiceSpec
+from components.service_spec import ServiceSpec
 
 GROUPS = ("identity", "monitoring", "logs", "portainer", "data", "social-media", "gateway")
 

@@ -9,8 +9,8 @@ import pulumi
 
 from components.data_access import DataAccess
 from components.placement import Placement
-from components.service import Healthcheck
-from infra.services_config import ServicesConfig
+from components.service_spec import Healthcheck
+from components.services_config import ServicesConfig
 
 MANAGER = "node.role==manager"
 DATA = "node.labels.role==data"

@@ -17,7 +17,7 @@ from components.catalogue.common import DATA, Context, python_http_check
 from components.data_access import DataAccess
 from components.render.ontop import render_ontop_properties
 from components.roles import USER_MODULE
-from components.service import (
+from components.service_spec import (
     STOP_FIRST,
     ConfigFile,
     Healthcheck,

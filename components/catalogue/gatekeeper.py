@@ -14,7 +14,7 @@ from pathlib import Path
 
 from components.catalogue.common import LINUX, Context, python_http_check
 from components.oidc import OidcClient
-from components.service import ConfigFile, HttpRoute, Resources, ServiceSpec
+from components.service_spec import ConfigFile, HttpRoute, Resources, ServiceSpec
 
 SOURCE = Path(__file__).resolve().parents[2] / "docker" / "gatekeeper" / "gatekeeper.py"
 TARGET = "/opt/gatekeeper/gatekeeper.py"

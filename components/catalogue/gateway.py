@@ -11,11 +11,13 @@ from collections.abc import Sequence
 
 from components.catalogue import gatekeeper
 from components.catalogue.common import GATEWAY_NETWORKS, Context, http_check
+from components.catalogue.hub import USE_CASES
 from components.homepage import Card, cards_from_specs, render_homepage
 from components.render.caddyfile import AuthGate, CaddySite, Route, render_caddyfile
+from components.render.jupyterhub import BASE_PATH
 from components.render.traefik import render_traefik_tcp
 from components.roles import USER_MODULE
-from components.service import (
+from components.service_spec import (
     STOP_FIRST,
     ConfigFile,
     Healthcheck,
@@ -98,6 +100,24 @@ def hopsworks_cards(ctx: Context) -> list[Card]:
     ]
 
 
+def use_case_cards() -> list[Card]:
+    """The use cases' notebooks, each opening in the signed-in person's own JupyterLab."""
+    return [
+        Card(
+            key=f"usecase-{case.key}",
+            group="use-cases",
+            title=case.title,
+            description=case.description,
+            icon="UC",
+            url=case.url,
+            status_url=f"{BASE_PATH}hub/health",
+            protected=True,
+            roles=USER_MODULE,
+        )
+        for case in USE_CASES
+    ]
+
+
 def site_names(ctx: Context) -> list[str]:
     """The DNS names the gateway serves (each needs an A record to the public node for its certificate)."""
     return [ctx.config.domain]
@@ -116,7 +136,9 @@ def caddy_site(ctx: Context, specs: Sequence[ServiceSpec]) -> CaddySite:
 
 
 def homepage_html(ctx: Context, specs: Sequence[ServiceSpec]) -> str:
-    return render_homepage([*cards_from_specs(specs), *hopsworks_cards(ctx)], domain=ctx.config.domain)
+    return render_homepage(
+        [*cards_from_specs(specs), *hopsworks_cards(ctx), *use_case_cards()], domain=ctx.config.domain
+    )
 
 
 def specs(ctx: Context, others: Sequence[ServiceSpec]) -> list[ServiceSpec]:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components.service import ServiceSpec, SwarmService, SwarmServiceArgs
+from components.service import SwarmService, SwarmServiceArgs
+from components.service_spec import ServiceSpec
 
 
 @dataclass

@@ -18,6 +18,7 @@ groups (the `role` claim), `admin` being a hub administrator.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 
@@ -36,7 +37,7 @@ from components.render.jupyterhub import (
     render_jupyterhub_config,
 )
 from components.roles import USER_MODULE
-from components.service import (
+from components.service_spec import (
     STOP_FIRST,
     ConfigFile,
     Healthcheck,
@@ -53,6 +54,37 @@ PROXY_TOKEN = SecretFile("jupyterhub_proxy_token", "jupyterhub_proxy_token")
 """Shared by the hub and the proxy: the proxy's REST API (routes to servers) takes only this token."""
 NOTEBOOK_UID = "1000"
 """The user of the cube-engine image (jovyan): it must read the secrets a server gets."""
+
+
+@dataclass(frozen=True)
+class UseCase:
+    """A use case's notebook, as every person finds it in their JupyterHub home."""
+
+    key: str
+    title: str
+    description: str
+
+    @property
+    def home_path(self) -> str:
+        """Relative to the notebook folder: docker/cube-engine/Dockerfile copies it there."""
+        return f"{USE_CASE_FOLDER}/{self.key}.py"
+
+    @property
+    def url(self) -> str:
+        """JupyterHub's user-redirect opens the file in the signed-in person's own server."""
+        return f"{BASE_PATH}hub/user-redirect/lab/tree/{self.home_path}"
+
+
+USE_CASE_FOLDER = "usecases"
+USE_CASES = (
+    UseCase(
+        "uc3_fire_danger",
+        "UC3: next-day fire danger",
+        "Gradient boosting on the cube's weather, satellite and static layers against climatology "
+        "and persistence, with a danger map: a notebook in your home, computed on the Dask cluster.",
+    ),
+)
+"""The use cases the Jupyter image ships (usecases/ in the repository)."""
 
 
 def specs(

@@ -28,7 +28,7 @@ from components.render.hydra import CONFIG_PATH as HYDRA_CONFIG
 from components.render.hydra import render_hydra, render_registration_script
 from components.render.identity import SCHEMA_PATH, SMTP_URI_ENV, render_identity_schema, render_kratos
 from components.roles import SCIENTIST
-from components.service import (
+from components.service_spec import (
     STOP_FIRST,
     ConfigFile,
     Healthcheck,

@@ -14,7 +14,7 @@ from components.render.grafana import (
 from components.render.prometheus import PrometheusSettings, render_prometheus
 from components.render.sso import grafana_oauth_env
 from components.roles import ADMIN_ONLY
-from components.service import (
+from components.service_spec import (
     STOP_FIRST,
     ConfigFile,
     HomepageEntry,

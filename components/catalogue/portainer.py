@@ -15,7 +15,7 @@ from components.catalogue.common import LINUX, MANAGER, Context
 from components.oidc import OidcClient
 from components.render.sso import portainer_oauth_settings
 from components.roles import ADMIN_ONLY
-from components.service import (
+from components.service_spec import (
     STOP_FIRST,
     ConfigFile,
     HomepageEntry,

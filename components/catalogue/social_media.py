@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from components.catalogue.common import LINUX, Context
 from components.roles import USER_MODULE
-from components.service import HomepageEntry, HttpRoute, Resources, SecretFile, ServiceSpec
+from components.service_spec import HomepageEntry, HttpRoute, Resources, SecretFile, ServiceSpec
 
 UNKNOWN_IMAGE = "third-party image whose contents are not fixed here; add a healthcheck when the image is"
 

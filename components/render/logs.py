@@ -1,7 +1,9 @@
 """The log path: Filebeat (every node) -> Logstash (beats input) -> OpenSearch.
 
 Filebeat OSS 8 cannot write to OpenSearch directly, so Logstash with the OpenSearch output plugin
-sits between them; it also names the daily index.
+sits between them; it also names the daily index. Logstash signs in to OpenSearch as an internal
+user; its password is a `${VAR}` reference that Logstash resolves from its environment (filled from
+a Docker secret by the service's command), never a value in the pipeline file.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 import yaml
 
 
-def render_logstash_pipeline(opensearch_url: str, beats_port: int = 5044) -> str:
+def render_logstash_pipeline(
+    opensearch_url: str, user: str, password_env: str, beats_port: int = 5044
+) -> str:
     return (
         "input {\n"
         f"  beats {{ port => {beats_port} }}\n"
@@ -25,6 +29,8 @@ def render_logstash_pipeline(opensearch_url: str, beats_port: int = 5044) -> str
         "  opensearch {\n"
         f'    hosts => ["{opensearch_url}"]\n'
         '    index => "swarm-logs-%{+YYYY.MM.dd}"\n'
+        f'    user => "{user}"\n'
+        f'    password => "${{{password_env}}}"\n'
         "    ssl => false\n"
         "  }\n"
         "}\n"

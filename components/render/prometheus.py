@@ -1,7 +1,7 @@
 """prometheus.yml: discover every scrape target from the Swarm itself (dockerswarm_sd_configs).
 
 Services opt in with labels (`prometheus.job`, `prometheus.port`, `prometheus.path`, set by
-`components.service.service_labels`), so adding a module adds its metrics without editing this file.
+`components.service_spec.service_labels`), so adding a module adds its metrics without editing this file.
 Only task addresses on the monitoring network are kept: Prometheus is attached to that network only.
 """
 

@@ -50,6 +50,7 @@ from infra.box.progress import Progress
 from infra.box.spec import IMAGE_TYPE, SERVICE_TYPE, declared_endpoint_mode, declared_image, short_name
 from infra.box.tls import ensure_ca, server_cert
 from infra.box.topology import Placed, fits, hosted_nodes, plan_nodes
+from infra.box.usecase_step import step_usecase
 from infra.manifest import ResourceRecord
 from infra.stack_files import REPO_ROOT, StackFileError, parse_override
 
@@ -58,9 +59,13 @@ S3_HOST = "s3.box.internal"
 BOX_OVERRIDES = (
     "dns.domain=deepcube.localhost",
     "services.domain=deepcube.localhost",
-    f"cloud.s3_endpoint=https://{S3_HOST}",
+    f"cloud.object_storage.endpoint=https://{S3_HOST}",
 )
-"""One machine, no public DNS: Caddy serves `*.localhost` with its own CA; S3 is the box's stand-in."""
+"""One machine, no public DNS: Caddy serves `*.localhost` with its own CA; S3 is the box's stand-in.
+
+Only the endpoint changes: the stand-in's host is in no provider's domain, so the config model draws
+no region from it, and the stack's own region and signing region (which moto accepts) stay as the
+stack declares them, so the box runs the very wiring the cloud gets."""
 
 
 @dataclass
@@ -88,6 +93,8 @@ class Run:
     images: dict[str, Image] = field(default_factory=dict)
     applier: Applier | None = None
     running: set[str] = field(default_factory=set)
+    completed: set[str] = field(default_factory=set)
+    """One-shot jobs the journey ran to completion."""
     problems: dict[str, str] = field(default_factory=dict)
     failed_steps: list[str] = field(default_factory=list)
     passed_steps: list[str] = field(default_factory=list)
@@ -283,6 +290,14 @@ def _run(run: Run, scale: int | None, hold: int) -> int:
         lambda: step_metrics(platform, p.say, len(run.cluster.nodes) if run.cluster else 1),
     )
     _journey_step(run, "e. scale the Dask workers", lambda: _scale(run, platform, scale))
+    if cube:
+        _journey_step(
+            run,
+            "f. the fire-danger use case on the platform",
+            lambda: step_usecase(platform, p.say, lambda r: _ensure_running(run, r)),
+        )
+    else:
+        run.failed_steps.append("f. the fire-danger use case on the platform (no cube from b)")
     if hold:
         p.say(f"holding the platform up for {hold} s (Ctrl-C to tear down now)")
         time.sleep(hold)
@@ -347,6 +362,8 @@ def _rerun_job(run: Run, record: ResourceRecord) -> None:
         tasks = [t for t in api.tasks(filters={"service": service_id}) if t["ID"] not in before]
         if any(t["Status"]["State"] == "complete" for t in tasks):
             run.progress.say(f"{name}: completed")
+            run.problems.pop(name, None)  # the table at the end reports how it ended, not how it began
+            run.completed.add(name)
             return
         failed = [t["Status"].get("Err", "") for t in tasks if t["Status"]["State"] in ("failed", "rejected")]
         if len(failed) >= 3:
@@ -648,6 +665,8 @@ def _report(run: Run) -> None:
                 if image.how.startswith("built")
                 else f"running on a stand-in image: {image.how[10:]}"
             )
+        elif name in run.completed:
+            status = "completed (a one-shot job, run by the journey)"
         elif name in run.problems:
             status = f"NOT running: {run.problems[name]}"
         else:

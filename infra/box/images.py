@@ -15,6 +15,7 @@ either the stand-in the box builds from the same software where a reachable regi
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import re
 import subprocess
@@ -34,6 +35,21 @@ BASE_REPO = "deepcube-box/base"
 STAND_IN_DIR = REPO_ROOT / "docker" / "stand-ins"
 WHEELHOUSE_IN_CONTEXT = "docker/wheelhouse"
 LOCK = REPO_ROOT / "requirements.lock"
+
+
+def _load_extra_requirements():
+    """docker/extra_requirements.py, the script each image's build runs (it lives beside the
+    Dockerfiles, outside any package, because the builds copy it alone into a bare base image)."""
+    spec = importlib.util.spec_from_file_location(
+        "extra_requirements", REPO_ROOT / "docker" / "extra_requirements.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+extra_requirements = _load_extra_requirements()
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,9 @@ IMAGES: dict[str, StandIn | Unavailable] = {
     "prom/prometheus": StandIn("prometheus", "Prometheus 2.42 (Debian)"),
     "prom/node-exporter": StandIn("node-exporter", "node-exporter 1.5 (Debian)"),
     "python": StandIn("python", "Python 3.11 (Debian)", extras=("box-ca",)),
+    "quay.io/jupyterhub/configurable-http-proxy": StandIn(
+        "configurable-http-proxy", "configurable-http-proxy 4.5 (Debian)"
+    ),
     "oryd/kratos": Unavailable("ORY Kratos ships as container images and GitHub releases only"),
     "oryd/hydra": Unavailable("ORY Hydra ships as container images and GitHub releases only"),
     "oryd/kratos-selfservice-ui-node": Unavailable("the Kratos login UI ships as a container image only"),
@@ -185,13 +204,18 @@ def _exists(api: docker.APIClient, ref: str) -> bool:
 # -- wheelhouse ---------------------------------------------------------------------------------------
 
 
-def dockerfile_packages(dockerfile: Path) -> list[str]:
-    """The `ARG PACKAGES="..."` list of a Dockerfile: the one place its Python packages are named."""
+def dockerfile_packages(dockerfile: Path, pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
+    """The Python requirements an image installs: the extras its Dockerfile names (`ARG EXTRAS`),
+    resolved from pyproject.toml by the same script the image's build runs, plus the build tools."""
     text = dockerfile.read_text().replace("\\\n", "")
-    match = re.search(r'^ARG PACKAGES="([^"]*)"', text, re.M)
+    match = re.search(r'^ARG EXTRAS="([^"]*)"', text, re.M)
     if match is None:
-        raise BoxError(f"{dockerfile}: no ARG PACKAGES line")
-    return match.group(1).split()
+        raise BoxError(f"{dockerfile}: no ARG EXTRAS line")
+    try:
+        found = extra_requirements.requirements(pyproject, [e for e in match.group(1).split(",") if e])
+    except extra_requirements.UnknownExtra as exc:
+        raise BoxError(f"{dockerfile}: {exc}") from exc
+    return [*found, "setuptools>=77", "wheel"]
 
 
 def image_python(api: docker.APIClient, image: str) -> str:

@@ -70,7 +70,7 @@ def task_container(api: docker.APIClient, service_name: str, timeout_s: float = 
     raise StepFailed(f"no running container of {service_name} on this node")
 
 
-def _service(manifest: Manifest, short: str) -> ResourceRecord | None:
+def plan_service(manifest: Manifest, short: str) -> ResourceRecord | None:
     for record in manifest.of_type("docker:index/service:Service"):
         if label_map(record.inputs.get("labels")).get("deepcube.service") == short:
             return record
@@ -91,7 +91,7 @@ class Platform:
 
 def step_homepage(p: Platform, say: Callable[[str], None]) -> None:
     """a. The homepage through Caddy on 127.0.0.1 lists the modules; a protected route is refused."""
-    caddy = _service(p.manifest, "caddy")
+    caddy = plan_service(p.manifest, "caddy")
     if caddy is None or caddy.inputs["name"] not in p.running:
         raise StepFailed("the gateway (caddy) is not running")
     api = p.engine_for(caddy.inputs["name"])
@@ -117,7 +117,7 @@ def step_homepage(p: Platform, say: Callable[[str], None]) -> None:
     say(f"homepage: HTTP 200 over TLS (Caddy's CA), links all {len(modules)} modules of the plan")
     protected = []
     for name, url in sorted(modules.items()):
-        record = _service(p.manifest, name)
+        record = plan_service(p.manifest, name)
         roles = label_map(record.inputs.get("labels")).get("deepcube.route.roles") if record else None
         if record is not None and roles not in (None, "public") and record.inputs["name"] in p.running:
             protected.append((name, urlsplit(url).path))
@@ -145,7 +145,7 @@ def json_in(api: docker.APIClient, container: str, cmd: list[str]) -> Any:
     raise StepFailed(f"no JSON result in the output: {out.strip()[-400:]}")
 
 
-def _env(record: ResourceRecord) -> dict[str, str]:
+def service_env(record: ResourceRecord) -> dict[str, str]:
     return dict(record.inputs["taskSpec"]["containerSpec"].get("env") or {})
 
 
@@ -155,7 +155,7 @@ def _secret_files(record: ResourceRecord) -> list[str]:
 
 def s3_wiring_gaps(record: ResourceRecord) -> list[str]:
     """What a service lacks of the S3 contract: AWS_ENDPOINT_URL, and a credentials file secret."""
-    env = _env(record)
+    env = service_env(record)
     gaps = []
     if not env.get("AWS_ENDPOINT_URL"):
         gaps.append("env AWS_ENDPOINT_URL")
@@ -169,10 +169,10 @@ def s3_wiring_gaps(record: ResourceRecord) -> list[str]:
 
 def cube_uri(manifest: Manifest) -> tuple[str, str]:
     """(cube id, s3 URI) of the first cube the semantic loader is configured with."""
-    loader = _service(manifest, "semantic-loader")
+    loader = plan_service(manifest, "semantic-loader")
     if loader is None:
         raise StepFailed("the plan declares no semantic-loader, so no cube location to build")
-    first = (_env(loader).get("CUBES") or "").split()
+    first = (service_env(loader).get("CUBES") or "").split()
     if not first or "=" not in first[0]:
         raise StepFailed("semantic-loader has no CUBES entry")
     cube_id, uri = first[0].split("=", 1)
@@ -211,26 +211,38 @@ print(json.dumps({"workers": workers, "dims": {k: int(v) for k, v in ds.sizes.it
 """
 
 
+def required_service(manifest: Manifest, short: str) -> ResourceRecord:
+    """The plan's service of that catalogue name; a step that needs it fails without it."""
+    record = plan_service(manifest, short)
+    if record is None:
+        raise StepFailed(f"the plan declares no {short} service")
+    return record
+
+
+def container_of(
+    p: Platform, record: ResourceRecord, ensure_running: Callable[[ResourceRecord], None]
+) -> tuple[docker.APIClient, str]:
+    """(the engine of its node, a running container) of a service, started first if it is a template."""
+    ensure_running(record)
+    name = str(record.inputs["name"])
+    api = p.engine_for(name)
+    return api, task_container(api, name)
+
+
 def step_cube(
     p: Platform, say: Callable[[str], None], ensure_running: Callable[[ResourceRecord], None]
 ) -> dict:
     """b. A cube built from the Jupyter service's container on the Dask cluster, S3 in and out."""
-    jupyter = _service(p.manifest, "jupyter")
-    if jupyter is None:
-        raise StepFailed("the plan declares no jupyter service")
-    wired = [
-        r for r in (jupyter, _service(p.manifest, "dask-worker"), _service(p.manifest, "dask-scheduler")) if r
-    ]
+    jupyter = required_service(p.manifest, "jupyter")
+    dask = [plan_service(p.manifest, short) for short in ("dask-worker", "dask-scheduler")]
+    wired = [r for r in (jupyter, *dask) if r]
     gaps = {str(r.inputs["name"]): s3_wiring_gaps(r) for r in wired}
     if any(gaps.values()):
         missing = "; ".join(f"{name} lacks {', '.join(g)}" for name, g in gaps.items() if g)
         raise StepFailed(f"S3 wiring missing: {missing}")
     _, uri = cube_uri(p.manifest)
-    ensure_running(jupyter)
-    name = str(jupyter.inputs["name"])
-    api = p.engine_for(name)
-    container = task_container(api, name)
-    scheduler = _env(jupyter).get("DASK_SCHEDULER_ADDRESS", "tcp://dask-scheduler:8786")
+    api, container = container_of(p, jupyter, ensure_running)
+    scheduler = service_env(jupyter).get("DASK_SCHEDULER_ADDRESS", "tcp://dask-scheduler:8786")
     bucket = uri.removeprefix("s3://").split("/", 1)[0]
     sources = f"s3://{bucket}/box-journey/sources"
     result = json_in(
@@ -247,8 +259,8 @@ def step_load(
     p: Platform, say: Callable[[str], None], cube: dict, rerun: Callable[[ResourceRecord], None]
 ) -> None:
     """c. The semantic-loader job loads the cube into PostGIS; row counts equal the cube's."""
-    loader = _service(p.manifest, "semantic-loader")
-    postgis = _service(p.manifest, "postgis")
+    loader = plan_service(p.manifest, "semantic-loader")
+    postgis = plan_service(p.manifest, "postgis")
     if loader is None or postgis is None:
         raise StepFailed("the plan declares no semantic-loader or no postgis")
     cube_id, _ = cube_uri(p.manifest)
@@ -256,7 +268,7 @@ def step_load(
     name = str(postgis.inputs["name"])
     api = p.engine_for(name)
     container = task_container(api, name)
-    env = _env(postgis)
+    env = service_env(postgis)
     user, db = env.get("POSTGRES_USER", "postgres"), env.get("POSTGRES_DB", "postgres")
     query = (
         f"SELECT json_build_object('cells', (SELECT count(*) FROM deepcube.\"cells_{cube_id}\"),"
@@ -269,7 +281,7 @@ def step_load(
     if (counts["cells"], counts["observations"]) != (cells, observations):
         raise StepFailed(f"PostGIS has {counts}, the cube {cells} cells x {dims.get('time')} times")
     say(f"PostGIS: {counts['cells']} cells, {counts['observations']} observations = the cube's {dims}")
-    mapping_dir = _env(loader).get("MAPPING_DIR", "/mapping")
+    mapping_dir = service_env(loader).get("MAPPING_DIR", "/mapping")
     lapi = p.engine_for(str(loader.inputs["name"]), False)  # the node its (completed) task ran on
     files = [f for f in ("mapping.r2rml.ttl", "ontology.ttl", "ontop.properties")]
     check = " && ".join(f"test -s {mapping_dir}/{cube_id}/{f}" for f in files)
@@ -297,7 +309,7 @@ def step_load(
 
 def step_metrics(p: Platform, say: Callable[[str], None], nodes: int) -> None:
     """d. Prometheus finds node-exporter (and the others) through Swarm discovery, all up."""
-    prometheus = _service(p.manifest, "prometheus")
+    prometheus = plan_service(p.manifest, "prometheus")
     if prometheus is None or str(prometheus.inputs["name"]) not in p.running:
         raise StepFailed("prometheus is not running")
     name = str(prometheus.inputs["name"])

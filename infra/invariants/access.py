@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from components.roles import ADMIN_ONLY, unknown_roles
-from components.service import EXPOSES_LABEL, ROUTE_ROLES_LABEL, WORKLOAD_LABEL
+from components.service_spec import EXPOSES_LABEL, ROUTE_ROLES_LABEL, WORKLOAD_LABEL
 from infra.invariants.topology import DOCKER_CONFIG, DOCKER_NETWORK, read_topology
 from infra.manifest import UNKNOWN, ResourceRecord, is_secret
 from infra.policy_model import PolicyContext, Violation
@@ -40,7 +40,7 @@ _ROUTE_START = re.compile(r"^(handle|handle_path)\s+(/\S*?)(/\*)?\s*\{$")
 _URI_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*)://([^\s/?#@:]+):([^\s/?#@]+)@([^\s/?#]+)", re.IGNORECASE)
 _CREDENTIAL_KEY = re.compile(
     r"""^[ \t\-]*["']?([A-Za-z0-9_.-]*?(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|"""
-    r"""private[_-]?key))["']?[ \t]*[:=][ \t]*["']?([^"'\s,{}\[\]]+)""",
+    r"""private[_-]?key))["']?[ \t]*[:=]>?[ \t]*["']?([^"'\s,{}\[\]]+)""",
     re.IGNORECASE | re.MULTILINE,
 )
 _NOT_CREDENTIAL_KEY = re.compile(r"(_file|_path|_name|_id|_url|_length)$", re.IGNORECASE)

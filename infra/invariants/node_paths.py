@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from components.service import HOST_SYSCTL_LABEL
+from components.service_spec import HOST_SYSCTL_LABEL
 from infra.invariants.topology import DEFAULT_DATA_ROOT, SwarmNode, SwarmServiceView, read_topology
 from infra.manifest import ResourceRecord
 from infra.policy_model import PolicyContext, Violation
@@ -61,6 +61,8 @@ def docker_paths_match_nodes(records: Sequence[ResourceRecord], ctx: PolicyConte
     violations = []
     for service in topology.services:
         for node in topology.candidates(service):
+            if node.hidden:
+                continue  # its cloud-init is a secret: nothing to compare with
             faults = [*_docker_path_faults(service, node, roots), *_sysctl_faults(service, node)]
             violations += [Violation("node-paths", service.urn, fault) for fault in faults]
     return violations

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.service import OIDC_CLIENT_LABEL
+from components.service_spec import OIDC_CLIENT_LABEL
 from infra.invariants.access import config_text
 from infra.invariants.topology import (
     DOCKER_CONFIG,

@@ -6,8 +6,11 @@ read. The plan holds every fact needed to see it beforehand:
 - `s3://` URIs (in env values and command/args words) must name a container the stack creates
   (`openstack:objectstorage/container:Container` `name`), and every S3 client (a service with an
   `s3://` URI or an `AWS_*` variable) must mount the S3 credential secret at the path its
-  `AWS_SHARED_CREDENTIALS_FILE` names and have `AWS_ENDPOINT_URL` (the stack's endpoint); no
-  credential may travel as an environment value;
+  `AWS_SHARED_CREDENTIALS_FILE` names and have `AWS_ENDPOINT_URL` (the stack's endpoint) and
+  `AWS_DEFAULT_REGION` (its signing region: Swift's S3 API refuses requests signed for another);
+  no credential may travel as an environment value;
+- the containers are created in the object store's region (`cloud.object_storage.region`), never
+  in another (OVH's compute region GRA9 has no containers the endpoint of GRA would serve);
 - host paths: every bind source must exist on every node the placement can pick: a mount point
   cloud-init declares there, Docker's own paths (data-root, its socket) or the kernel's; an absolute
   path in env or command under EODATA must lie under a bind mount of the service;
@@ -101,10 +104,12 @@ def _credential_secrets(records: Sequence[ResourceRecord]) -> set[str]:
     }
 
 
-def _stack_endpoint(ctx: PolicyContext) -> str | None:
+def _object_storage(ctx: PolicyContext, key: str) -> str | None:
+    """`cloud.object_storage.<key>` of the stack config, if set (the pack runs without a config)."""
     cloud = ctx.stack_config.get("cloud")
-    endpoint = cloud.get("s3_endpoint") if isinstance(cloud, Mapping) else None
-    return endpoint if isinstance(endpoint, str) else None
+    store = cloud.get("object_storage") if isinstance(cloud, Mapping) else None
+    value = store.get(key) if isinstance(store, Mapping) else None
+    return value if isinstance(value, str) else None
 
 
 def eodata_points(ctx: PolicyContext) -> set[str]:
@@ -120,8 +125,8 @@ def eodata_points(ctx: PolicyContext) -> set[str]:
 def node_has(node: SwarmNode, source: str) -> bool:
     """Whether a host path exists on the node by declaration: its cloud-init mounts, Docker's own
     paths (data-root, runtime dir with the socket), the kernel's filesystems, or the root itself."""
-    if source == "/":
-        return True
+    if source == "/" or node.hidden:
+        return True  # a hidden node's mounts are unknown: not judged
     # Docker's data-root is accepted here whatever the node's setting: whether it matches is the
     # business of the `node-paths` invariant, which names the mismatch.
     roots = (*node.host_mounts, node.data_root, DEFAULT_DATA_ROOT, *KERNEL_PATHS, *RUNTIME_PATHS)
@@ -137,7 +142,10 @@ class _Check:
             str(r.inputs.get("name")) for r in records if r.type == CONTAINER and r.inputs.get("name")
         }
         self.secret_names = _credential_secrets(records)
-        self.endpoint = _stack_endpoint(ctx)
+        self.endpoint = _object_storage(ctx, "endpoint")
+        self.signing_region = _object_storage(ctx, "signing_region")
+        self.store_region = _object_storage(ctx, "region")
+        self.containers = [r for r in records if r.type == CONTAINER]
         self.eodata = eodata_points(ctx)
         self.violations: list[Violation] = []
 
@@ -175,6 +183,29 @@ class _Check:
             self.report(service, f"{what} without AWS_ENDPOINT_URL")
         elif self.endpoint and endpoint != self.endpoint:
             self.report(service, f"AWS_ENDPOINT_URL {endpoint} is not the stack's endpoint {self.endpoint}")
+        region = service.env.get("AWS_DEFAULT_REGION")
+        if self.signing_region and region != self.signing_region:
+            signed = f"AWS_DEFAULT_REGION {region}" if region else "no AWS_DEFAULT_REGION (us-east-1)"
+            self.report(
+                service,
+                f"{what} with {signed}; the endpoint expects requests signed for {self.signing_region}",
+            )
+
+    def container_regions(self) -> None:
+        """Every container is created where the endpoint looks for it: the object store's region."""
+        if not self.store_region:
+            return
+        for record in self.containers:
+            region = record.inputs.get("region")
+            if isinstance(region, str) and region != self.store_region:
+                self.violations.append(
+                    Violation(
+                        POLICY,
+                        record.urn,
+                        f"container {record.inputs.get('name')} is created in region {region}, not in the "
+                        f"object store's region {self.store_region} that the S3 endpoint serves",
+                    )
+                )
 
     def host_paths(self, service: SwarmServiceView) -> None:
         candidates = self.topology.candidates(service)
@@ -234,4 +265,5 @@ def storage_wiring(records: Sequence[ResourceRecord], ctx: PolicyContext) -> lis
         check.s3(service)
         check.host_paths(service)
     check.dask_clusters()
+    check.container_regions()
     return sorted(set(check.violations))

@@ -8,6 +8,8 @@ module reads them from the plan's records, from the very inputs the cloud and Do
   come from the `/etc/docker/daemon.json` and `/etc/sysctl.d/*` files its cloud-init writes, and
   its host mounts from the cloud-init `mounts` entries;
 - its labels are the `--label-add` arguments of the membership command that sets them;
+- a node whose cloud-init is a secret (it carries keys, e.g. for EODATA) is `hidden`: the plan
+  cannot tell its Docker settings or mounts, and invariants do not judge what they cannot see;
 - it is public when a floating IP is associated with one of its ports, and that port's security
   groups are the ones guarding the address;
 - a service is a `docker:index/service:Service`; its placement is evaluated against the nodes
@@ -28,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from infra.manifest import ResourceRecord
+from infra.manifest import ResourceRecord, is_secret
 
 INSTANCE = "openstack:compute/instance:Instance"
 PORT = "openstack:networking/port:Port"
@@ -89,6 +91,8 @@ class SwarmNode:
     sysctls: Mapping[str, str]
     host_mounts: tuple[str, ...]
     """Mount points cloud-init declares on the node (`mounts` module)."""
+    hidden: bool = False
+    """Its cloud-init is a secret in the plan: daemon, sysctls and mounts are unknown, not empty."""
 
     @property
     def data_root(self) -> str:
@@ -278,6 +282,7 @@ def _nodes(records: Sequence[ResourceRecord]) -> list[SwarmNode]:
                 daemon=daemon,
                 sysctls=_sysctls(files),
                 host_mounts=mounts,
+                hidden=is_secret(record.inputs.get("userData")),
             )
         )
     return sorted(nodes, key=lambda node: node.hostname)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from infra.box import BoxError
 from infra.box.images import (
     CLOUD,
     IMAGES,
@@ -72,13 +76,40 @@ def test_the_table_is_printed_whole() -> None:
     assert any("declared only: ORY Kratos" in line for line in lines)
 
 
-def test_project_dockerfiles_name_their_packages_once() -> None:
-    for name in ("cube-engine", "semantic"):
+def test_project_dockerfiles_install_their_extras_from_pyproject(tmp_path: Path) -> None:
+    for name, must in (("cube-engine", {"numpy", "jupyterhub", "scikit-learn"}), ("semantic", {"rdflib"})):
         dockerfile = REPO_ROOT / "docker" / name / "Dockerfile"
         packages = dockerfile_packages(dockerfile)
-        assert "setuptools>=77" in packages and "pydantic" in packages
+        names = {re.split(r"[\[<>=]", p)[0].lower() for p in packages}
+        assert must <= names and "setuptools>=77" in packages
         text = dockerfile.read_text()
         assert "ARG BASE_IMAGE=" in text and "--no-index --find-links /tmp/wheelhouse" in text
+        assert "extra_requirements.py pyproject.toml" in text
+    assert "rdflib" not in {
+        p.split(">")[0] for p in dockerfile_packages(REPO_ROOT / "docker/cube-engine/Dockerfile")
+    }
+    broken = tmp_path / "Dockerfile"
+    broken.write_text('ARG EXTRAS="cube,nosuch"\n')
+    with pytest.raises(BoxError, match="no extra 'nosuch'"):
+        dockerfile_packages(broken)
+
+
+def test_the_extras_script_runs_in_a_bare_python(tmp_path: Path) -> None:
+    """The image build runs it with the base image's python3 and nothing installed: stdlib only."""
+    script = REPO_ROOT / "docker" / "extra_requirements.py"
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(script), str(REPO_ROOT / "pyproject.toml"), "semantic"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "rdflib>=7.1" in done.stdout.splitlines() and "numpy>=2" in done.stdout.splitlines()
+    failed = subprocess.run(
+        [sys.executable, "-I", "-S", str(script), str(REPO_ROOT / "pyproject.toml"), "nosuch"],
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == 2 and failed.stderr.count("\n") == 1 and "nosuch" in failed.stderr
 
 
 def test_host_mirror_reads_both_source_formats(tmp_path: Path) -> None:

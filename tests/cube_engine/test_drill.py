@@ -93,6 +93,20 @@ CASES: dict[str, Case] = {
     "s3 info without credentials": Case(
         ("info", "{s3}/cube.zarr"), 2, ("Unable to locate credentials",), env="nocreds"
     ),
+    # a reader whose endpoint is down: one line, and nothing the S3 client's pending reads print at exit
+    "s3 info, endpoint down": Case(
+        ("info", "{s3}/cube.zarr"), 2, ("cannot reach the S3 endpoint", "cube.zarr"), env="dead"
+    ),
+    "s3 validate, endpoint down": Case(
+        ("validate", "{s3}/cube.zarr"), 2, ("cannot reach the S3 endpoint", "cube.zarr"), env="dead"
+    ),
+    "s3 preview, endpoint down": Case(
+        ("preview", "{s3}/cube.zarr", "--var", "ndvi", "-o", "{d}/x.png"),
+        2,
+        ("cannot reach the S3 endpoint", "cube.zarr"),
+        ("x.png",),
+        env="dead",
+    ),
     "rechunk into /proc": Case(
         ("rechunk", "{d}/cube.zarr", "--preset", "timeseries", "-o", "/proc/ts.zarr"),
         2,

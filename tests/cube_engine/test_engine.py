@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from cube_engine import api, engine
+from cube_engine import api, bands
 from cube_engine.config import load_config
+from cube_engine.planning import build_plan
 from tests.cube_engine.conftest import write_config
 
 
 def test_small_task_budget_splits_bands_and_gives_the_same_cube(workspace, monkeypatch):
     config = load_config(write_config(workspace))
     api.gen(config)
-    job = engine.prepare(config)
-    one_band = job.tasks()
+    one_band = build_plan(config).tasks
     monkeypatch.setenv("CUBE_ENGINE_TASK_MB", "0.05")  # ~52 kB: one 50x50 tile of 4-5 days per task
-    many = job.tasks()
+    many = build_plan(config).tasks
     assert len(many) > len(one_band)
     for task in many:  # bands are whole tiles
         assert task.rows[0] % 50 == 0 and task.cols[0] % 50 == 0
@@ -33,7 +33,7 @@ def test_small_task_budget_splits_bands_and_gives_the_same_cube(workspace, monke
 @pytest.mark.parametrize("stage", ["read_band", "write_tile"])
 def test_a_failing_stage_stops_the_run_and_publishes_nothing(workspace, monkeypatch, stage):
     config = load_config(write_config(workspace))
-    original = getattr(engine, stage)
+    original = getattr(bands, stage)
     calls = []
 
     def failing(*args):
@@ -42,8 +42,23 @@ def test_a_failing_stage_stops_the_run_and_publishes_nothing(workspace, monkeypa
             raise RuntimeError(f"injected failure in {stage}")
         return original(*args)
 
-    monkeypatch.setattr(engine, stage, failing)
+    monkeypatch.setattr(bands, stage, failing)
     with pytest.raises(RuntimeError, match="injected failure"):
         api.gen(config)
     assert not (workspace / "cube.zarr").exists()
     assert not list(workspace.glob("cube.zarr.*"))  # no staging folder, no lock file
+
+
+def test_the_plan_is_a_frozen_value_that_pickles_for_dask_workers(workspace):
+    import dataclasses
+    import pickle
+
+    plan = build_plan(load_config(write_config(workspace)))
+    assert isinstance(plan.tasks, tuple) and plan.tasks
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.tasks = ()
+    copy = pickle.loads(pickle.dumps(plan))
+    assert copy.tasks == plan.tasks and copy.grid == plan.grid and copy.chunks == plan.chunks
+    assert [p.scale for p in copy.source_plans] == [p.scale for p in plan.source_plans]
+    task = plan.tasks[0]
+    assert bands.read_band(copy, task).data.tobytes() == bands.read_band(plan, task).data.tobytes()

@@ -17,7 +17,7 @@ import xarray as xr
 import yaml
 from typer.testing import CliRunner
 
-from cube_engine import api, engine
+from cube_engine import api, bands
 from cube_engine.cli import app
 from cube_engine.config import load_config
 from cube_engine.errors import StoreError
@@ -26,7 +26,7 @@ from tests.cube_engine.conftest import start_slow, write_config
 
 runner = CliRunner()
 pytestmark = pytest.mark.s3
-WRITE_TILE = engine.write_tile
+WRITE_TILE = bands.write_tile
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def s3(workspace, s3_bucket, s3_server):
 
 
 def _fail_after(monkeypatch, calls: int) -> None:
-    original = engine.write_tile
+    original = bands.write_tile
     count = []
 
     def failing(*args):
@@ -71,7 +71,7 @@ def _fail_after(monkeypatch, calls: int) -> None:
             raise RuntimeError("injected failure mid-write")
         return original(*args)
 
-    monkeypatch.setattr(engine, "write_tile", failing)
+    monkeypatch.setattr(bands, "write_tile", failing)
 
 
 def _assert_same(before: dict[str, bytes], after: dict[str, bytes]) -> None:
@@ -101,7 +101,7 @@ def test_failed_append_leaves_the_cube_as_it_was(s3, monkeypatch):
     with pytest.raises(RuntimeError, match="injected"):
         api.append(load_config(s3.config("b.yaml", start="2024-06-03")))
     _assert_same(before, s3.snapshot())
-    monkeypatch.setattr(engine, "write_tile", WRITE_TILE)  # (undo() would also drop the S3 env)
+    monkeypatch.setattr(bands, "write_tile", WRITE_TILE)  # (undo() would also drop the S3 env)
     # ... and the same append then succeeds.
     api.append(load_config(s3.config("b.yaml", start="2024-06-03")))
     assert s3.values()["time"].size == 6

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from cube_engine import api
 from cube_engine.cli import app
 from cube_engine.config import load_config
-from cube_engine.sources import time_from_name
+from cube_engine.readers.geotiff import time_from_name
 from tests.cube_engine.conftest import write_config
 
 runner = CliRunner()

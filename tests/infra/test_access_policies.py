@@ -204,6 +204,17 @@ def test_a_password_key_in_a_swarm_config_is_named(ovh, monkeypatch, capsys):
     assert line.endswith("holds a value for 'basicAuthPassword' (s***); hand it over as a Docker secret")
 
 
+def test_a_literal_password_in_the_logstash_pipeline_is_named(ovh, monkeypatch, capsys):
+    """Logstash writes `key => value`: its password is an environment reference until someone inlines it."""
+    fault = with_config_text(
+        ovh, "pipeline", lambda t: t.replace('password => "${LOGSTASH_PASSWORD}"', 'password => "hunter2"')
+    )
+    [line] = check_lines(fault, monkeypatch, capsys)
+    assert line.startswith(f"ovh: {CONFIGS_POLICY}: {where(config(ovh, 'pipeline'))}: config ")
+    assert line.endswith("holds a value for 'password' (h***); hand it over as a Docker secret")
+    assert "hunter2" not in line
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -212,6 +223,8 @@ def test_a_password_key_in_a_swarm_config_is_named(ovh, monkeypatch, capsys):
         "POSTGRES_PASSWORD_FILE: /run/secrets/identity_db_password\n",
         "dsn: postgres://ory:$(cat /run/secrets/identity_db_password)@identity-db:5432/kratos\n",
         "password: ${GF_PASSWORD}\n",
+        '    password => "${LOGSTASH_PASSWORD}"\n',  # a Logstash pipeline
+        "opensearch.password: ${OSD_KIBANASERVER_PASSWORD}\n",  # OpenSearch Dashboards
         "jdbc.user=deepcube\njdbc.url=jdbc:postgresql://postgis:5432/cubes\n",
         "smtp://mail.invalid:25/?disable_starttls=true",
         'FORWARDED = ("Cookie", "X-Session-Token")',

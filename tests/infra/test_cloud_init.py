@@ -15,6 +15,9 @@ from components import cloud_init
 from tests.infra.test_platform_plan import INSTANCE, STACKS, manifest
 
 EODATA = cloud_init.EodataMount("eodata", "https://eodata.cloudferro.com", "/eodata")
+KEYED_EODATA = cloud_init.EodataMount(
+    "eodata", "https://eodata.cloudferro.com", "/eodata", credentials="AK:SK"
+)
 KEYS = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorKey operator@example.eu"]
 
 
@@ -43,7 +46,9 @@ HELPER_VARIANTS = {
         volume=cloud_init.DataVolume(cloud_init.DOCKER_DATA_ROOT),
         eodata=EODATA,
     ),
+    "docker-eodata-keys": cloud_init.docker_node(ssh_user="ubuntu", eodata=KEYED_EODATA, node_mtu=1500),
     "hopsworks-bare": cloud_init.hopsworks_node(),
+    "hopsworks-eodata-keys": cloud_init.hopsworks_node(eodata=KEYED_EODATA),
     "hopsworks-gpu": cloud_init.hopsworks_node(
         authorized_keys=KEYS, volume=cloud_init.DataVolume("/srv"), eodata=EODATA, nvidia_driver=True
     ),
@@ -69,8 +74,20 @@ def test_helper_documents_say_what_they_do():
     volume_step = next(c for c in commands if "mkfs.ext4" in c)
     assert volume_step.index("systemctl stop") < volume_step.index("mount /var/lib/docker")
     files = {f["path"]: f["content"] for f in docker["write_files"]}
-    assert json.loads(files["/etc/docker/daemon.json"])["log-driver"] == "json-file"
-    assert "data-root" not in json.loads(files["/etc/docker/daemon.json"])
+    settings = json.loads(files["/etc/docker/daemon.json"])
+    assert settings["log-driver"] == "json-file"
+    assert "data-root" not in settings
+    # Sized for the node network (1450 by default): bridges at its MTU, overlays 50 bytes less.
+    assert settings["mtu"] == 1450
+    assert settings["default-network-opts"] == {
+        "overlay": {"com.docker.network.driver.mtu": "1400"},
+        "bridge": {"com.docker.network.driver.mtu": "1450"},
+    }
+    jumbo = yaml.safe_load(HELPER_VARIANTS["docker-eodata-keys"])
+    (jumbo_daemon,) = [f for f in jumbo["write_files"] if f["path"] == "/etc/docker/daemon.json"]
+    assert json.loads(jumbo_daemon["content"])["default-network-opts"]["overlay"] == {
+        "com.docker.network.driver.mtu": "1450"
+    }
     assert "vm.max_map_count = 262144" in files[cloud_init.SYSCTL_FILE]
     assert ["sysctl", "--system"] in docker["runcmd"]
     assert docker["ssh_authorized_keys"] == KEYS

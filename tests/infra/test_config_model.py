@@ -21,7 +21,9 @@ def test_real_stacks_validate(stack):
     cfg = from_mapping("deepcube-platform", stack, sections(stack))
     assert cfg.swarm.managers.count % 2 == 1
     assert cfg.hopsworks.gpu_workers.flavor
-    assert cfg.cloud.s3_endpoint.startswith("https://s3.")
+    assert cfg.cloud.object_storage.api == "swift-s3api"
+    assert cfg.cloud.object_storage.endpoint.startswith("https://s3.")
+    assert cfg.network.mtu == 1450  # Pulumi.yaml says nothing: the VXLAN tenant network default
 
 
 def _fails(stack: str, edit, key: str) -> str:
@@ -148,3 +150,89 @@ def test_secret_stand_ins_pass_string_patterns_only_where_listed():
     data["hopsworks"]["gpu_workers"]["count"] = stand_in
     with pytest.raises(ConfigError, match=r"valid integer for hopsworks\.gpu_workers\.count$"):
         from_mapping("deepcube-platform", "ovh", data, secret_stand_ins={stand_in})
+
+
+# -- object storage: one explicit model, consistent with itself and with the compute region ---------
+
+
+def storage(**values: str):
+    def edit(d):
+        d["cloud"]["object_storage"].update(values)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("stack", "values", "key", "says"),
+    [
+        # The compute region left where the object store's belongs, with the right endpoint.
+        ("ovh", {"region": "GRA9"}, "region", "GRA9 is the compute region (cloud.region)"),
+        # ... and with an endpoint made up to match it: OVH's Swift regions are not its compute regions.
+        (
+            "ovh",
+            {"region": "GRA9", "endpoint": "https://s3.gra9.cloud.ovh.net", "signing_region": "gra9"},
+            "region",
+            "object store regions are not its compute regions",
+        ),
+        ("ovh", {"region": "SBG"}, "endpoint", "serves region gra, not cloud.object_storage.region SBG"),
+        ("ovh", {"signing_region": "us-east-1"}, "signing_region", "expects requests signed for 'gra'"),
+        ("ovh", {"signing_region": "GRA"}, "signing_region", "not 'GRA'"),
+        ("ovh", {"api": "s3"}, "api", "only Swift's S3 API serves (api: swift-s3api)"),
+        ("ovh", {"endpoint": "https://s3.gra.io.cloud.ovh.net"}, "endpoint", "OVH's S3 Object Storage"),
+        ("ovh", {"endpoint": "https://storage.gra.cloud.ovh.net"}, "endpoint", "is not OVH's S3 endpoint"),
+        ("ovh", {"endpoint": "http://s3.gra.cloud.ovh.net"}, "endpoint", "should match pattern"),
+        ("creodias", {"region": "WAW3-2"}, "endpoint", "serves region waw3-1, not"),
+        ("creodias", {"signing_region": "default"}, "signing_region", "signed for 'waw3-1'"),
+        ("creodias", {"endpoint": "https://s3.waw3-2.cloudferro.com"}, "endpoint", "serves region waw3-2"),
+    ],
+)
+def test_an_inconsistent_object_storage_names_its_key(stack, values, key, says):
+    message = _fails(stack, storage(**values), f"cloud.object_storage.{key}")
+    assert says in message, message
+    assert "\n" not in message
+
+
+def test_the_object_storage_is_stated_not_guessed():
+    def missing(d):
+        del d["cloud"]["object_storage"]
+
+    assert "required" in _fails("ovh", missing, "cloud.object_storage")
+
+    def old_shape(d):
+        d["cloud"]["s3_endpoint"] = d["cloud"].pop("object_storage")["endpoint"]
+
+    message = _fails("ovh", old_shape, "cloud")
+    assert "unknown key s3_endpoint (moved to cloud.object_storage.endpoint)" in message
+
+
+def test_an_endpoint_outside_the_known_providers_keeps_the_stated_regions():
+    """A private or stand-in S3 server (the box's) names no region in its host: nothing to compare."""
+    data = sections("ovh")
+    data["cloud"]["object_storage"]["endpoint"] = "https://s3.box.internal"
+    store = from_mapping("deepcube-platform", "ovh", data).cloud.object_storage
+    assert (store.region, store.signing_region) == ("GRA", "gra")
+    # CloudFerro keeps compute and object store in one region: that is not an accident there.
+    creodias = from_mapping("deepcube-platform", "creodias", sections("creodias"))
+    assert creodias.cloud.object_storage.region == creodias.cloud.region == "WAW3-1"
+
+
+# -- node network MTU and EODATA keys ---------------------------------------------------------------------
+
+
+def test_the_node_network_mtu_is_a_checked_number():
+    def small(d):
+        d["network"]["mtu"] = 1000
+
+    def text(d):
+        d["network"]["mtu"] = "1450"
+
+    assert "greater than or equal to 1280" in _fails("ovh", small, "network.mtu")
+    assert "valid integer" in _fails("ovh", text, "network.mtu")
+
+
+def test_eodata_keys_must_look_like_access_and_secret_and_are_never_echoed():
+    def one_part(d):
+        d["cloud"]["eodata"]["credentials"] = "AKIDONLYNOSECRET"
+
+    message = _fails("creodias", one_part, "cloud.eodata.credentials")
+    assert "AKIDONLYNOSECRET" not in message

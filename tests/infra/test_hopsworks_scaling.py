@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from components import hopsworks as hw
+from components import waits
 from infra.config import from_mapping, sections_of
 from infra.manifest import Manifest, ResourceRecord, secret_marker
 from infra.offline import evaluate
@@ -94,7 +95,7 @@ def test_head_install_is_the_installer_alone_then_karamel_under_the_lock():
     command = hw.install_command(URL)
     assert hw.installer_args() == ["-i", "cluster", "-ni", "-c", "on-premises", "-w", "none", "-dr"]
     assert command == (
-        "set -e; cloud-init status --wait >/dev/null 2>&1 || true; ( flock 9; "
+        f"set -e; {waits.cloud_init_done(where='the head', timeout_s=hw.HEAD_READY_TIMEOUT_S)}; ( flock 9; "
         f"[ -x ~/hopsworks-installer.sh ] || {{ curl -fsSL -o ~/hopsworks-installer.sh {URL}"
         " && chmod +x ~/hopsworks-installer.sh; }; cd ~; "
         "if [ ! -f ~/cluster-defns/hopsworks-installation.yml ]"
@@ -367,8 +368,10 @@ def test_removal_gives_up_and_fails_when_hopsfs_does_not_finish(tmp_path: Path):
     report = fake_report(tmp_path, ["Decommission in progress"])
     wait = hw.hdfs_wait("10.30.0.7", minutes=0, report=report, skip=str(tmp_path / "skip"), poll_seconds=0)
     result = sh(wait, tmp_path)
-    assert result.returncode == 1
-    assert "HopsFS has not decommissioned 10.30.0.7 after 0 min; the node is kept" in result.stderr
+    assert result.returncode == waits.TIMED_OUT
+    assert (
+        "gave up after 0 s waiting for HopsFS to decommission 10.30.0.7 (the node is kept)" in result.stderr
+    )
     (tmp_path / "skip").touch()  # whole-stack teardown: the operator lets it go
     (tmp_path / "calls").unlink()
     assert sh(wait, tmp_path).returncode == 0
@@ -376,7 +379,9 @@ def test_removal_gives_up_and_fails_when_hopsfs_does_not_finish(tmp_path: Path):
 
 def test_removal_fails_when_the_namenode_does_not_answer(tmp_path: Path):
     wait = hw.hdfs_wait("10.30.0.7", minutes=1, report="false", skip=str(tmp_path / "skip"), poll_seconds=0)
-    assert sh(wait, tmp_path).returncode != 0
+    result = sh(wait, tmp_path)
+    assert result.returncode == hw.NAMENODE_SILENT  # at once, not after the minute
+    assert "the NameNode did not report (exit 3)" in result.stderr
 
 
 # -- the real program, offline, at two counts -------------------------------------------------------

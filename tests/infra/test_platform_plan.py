@@ -277,7 +277,7 @@ def test_exports_for_operators_and_services(stack):
     assert set(outputs["dns_names"]) == {cfg.services.domain}
     assert outputs["dns_provider"] == cfg.dns.provider
     assert set(outputs["dns_names"].values()) == {gateway}
-    assert outputs["s3_endpoint"] == cfg.cloud.s3_endpoint
+    assert outputs["s3_endpoint"] == cfg.cloud.object_storage.endpoint
     assert outputs["hopsworks_head_address"]
     assert len(outputs["swarm_manager_addresses"]) == cfg.swarm.managers.count
     (provider,) = m.of_type("pulumi:providers:docker")

@@ -21,7 +21,8 @@ from infra.invariants.topology import read_topology
 from infra.manifest import Manifest, ResourceRecord, secret_marker
 from infra.mock_outputs import _ec2_credential
 from infra.offline import evaluate
-from infra.stack_files import apply_override, read_stack
+from infra.policies import check_manifest, short_config
+from infra.stack_files import apply_override, parse_override, read_stack
 from tests.infra.projects import check_with_a_fault
 from tests.infra.test_platform_plan import STACKS, manifest, stack_config
 from tests.infra.test_wiring_invariants import changed, check, lines, service
@@ -102,26 +103,50 @@ def test_jupyter_dask_and_the_loader_get_the_file_and_the_endpoint_never_the_key
         spec = container_spec(m, name)
         env = spec["env"]
         assert env["AWS_SHARED_CREDENTIALS_FILE"] == S3_CREDENTIALS_FILE == "/run/secrets/s3_credentials"
-        assert env["AWS_ENDPOINT_URL"] == cfg.cloud.s3_endpoint
-        assert env.get("AWS_DEFAULT_REGION") == cfg.cloud.s3_region
+        assert env["AWS_ENDPOINT_URL"] == cfg.cloud.object_storage.endpoint
+        assert env["AWS_DEFAULT_REGION"] == cfg.cloud.object_storage.signing_region
         assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(env), name
         mounted = [s["fileName"] for s in spec["secrets"] if s["secretName"] == secret.inputs["name"]]
         assert mounted == ["s3_credentials"], name
 
 
-def test_ovh_containers_live_in_the_swift_region_behind_swifts_s3_api():
-    m, cfg = manifest("ovh"), stack_config("ovh")
-    assert cfg.cloud.region == "GRA9" and cfg.cloud.storage_region == "GRA"
-    assert {c.inputs["region"] for c in m.of_type(CONTAINER)} == {"GRA"}
-    assert cfg.cloud.s3_endpoint == "https://s3.gra.cloud.ovh.net" and cfg.cloud.s3_region == "gra"
+@pytest.mark.parametrize(
+    ("stack", "compute", "store", "endpoint", "signing"),
+    [
+        ("ovh", "GRA9", "GRA", "https://s3.gra.cloud.ovh.net", "gra"),
+        ("creodias", "WAW3-1", "WAW3-1", "https://s3.waw3-1.cloudferro.com", "waw3-1"),
+    ],
+)
+def test_containers_live_in_the_object_stores_region_behind_swifts_s3_api(
+    stack, compute, store, endpoint, signing
+):
+    m, cfg = manifest(stack), stack_config(stack)
+    storage = cfg.cloud.object_storage
+    assert (cfg.cloud.region, storage.api, storage.region) == (compute, "swift-s3api", store)
+    assert (storage.endpoint, storage.signing_region) == (endpoint, signing)
+    assert {c.inputs["region"] for c in m.of_type(CONTAINER)} == {store}
     (ec2,) = m.of_type(EC2)
-    assert ec2.inputs["region"] == "GRA9"  # the identity API of the project's region issues the pair
+    assert ec2.inputs["region"] == compute  # the identity API of the project's region issues the pair
+    assert (m.outputs["s3_endpoint"], m.outputs["s3_signing_region"]) == (endpoint, signing)
 
 
 def test_the_native_s3_products_endpoint_is_refused():
-    expected = r"not the S3 API of the stack's Swift containers.*for cloud.s3_endpoint"
+    expected = r"not the S3 API of the stack's Swift containers.*for cloud.object_storage.endpoint"
     with pytest.raises(ConfigError, match=expected):
-        config_with("ovh", ("cloud.s3_endpoint", "https://s3.gra.io.cloud.ovh.net"))
+        config_with("ovh", ("cloud.object_storage.endpoint", "https://s3.gra.io.cloud.ovh.net"))
+
+
+def test_the_boxs_stand_in_endpoint_keeps_the_stacks_regions_and_the_wiring_holds():
+    from infra.box.cli import BOX_OVERRIDES, S3_HOST
+
+    m = manifest("ovh", *BOX_OVERRIDES)
+    assert container_spec(m, "jupyter")["env"]["AWS_ENDPOINT_URL"] == f"https://{S3_HOST}"
+    assert container_spec(m, "jupyter")["env"]["AWS_DEFAULT_REGION"] == "gra"
+    project, config = read_stack("ovh")
+    for text in BOX_OVERRIDES:
+        apply_override(config, project.name, *parse_override(text))
+    found = check_manifest(m, short_config(config.values, project.name))
+    assert [v.line() for v in found if v.policy == POLICY] == []
 
 
 # -- cube locations -----------------------------------------------------------------------------------
@@ -271,6 +296,42 @@ def test_a_worker_without_the_clients_eodata_is_named():
 
     line = one(changed(manifest("creodias"), service("dask-worker"), unbound))
     assert "dask-worker: lacks the mount /eodata that jupyter (a client of tcp://dask-scheduler:8786)" in line
+
+
+def test_a_container_in_another_region_than_the_object_stores_is_named():
+    def in_compute_region(inputs: dict) -> None:
+        inputs["region"] = "GRA9"
+
+    public = "deepcube-platform-ovh-store-cubes-published"
+    line = one(
+        changed(manifest("ovh"), lambda r: r.type == CONTAINER and r.name == public, in_compute_region)
+    )
+    assert line.startswith(f"{POLICY}: {public}: container {public} is created in region GRA9")
+    assert "object store's region GRA" in line
+
+
+def test_a_client_signing_for_another_region_is_named():
+    wrong = changed(manifest("ovh"), service("jupyter"), set_env("AWS_DEFAULT_REGION", "us-east-1"))
+    line = one(wrong)
+    assert "jupyter" in line and "AWS_DEFAULT_REGION us-east-1" in line and "signed for gra" in line
+
+    def unset(inputs: dict) -> None:
+        del inputs["taskSpec"]["containerSpec"]["env"]["AWS_DEFAULT_REGION"]
+
+    line = one(changed(manifest("creodias"), service("dask-scheduler"), unset))
+    assert "dask-scheduler" in line and "no AWS_DEFAULT_REGION (us-east-1)" in line and "waw3-1" in line
+
+
+def test_infra_plan_check_names_containers_created_in_the_compute_region(tmp_path):
+    """The accident the object store's own region exists for, put back into the program."""
+    store = "        region=cfg.cloud.object_storage.region,\n"
+    run = check_with_a_fault(
+        tmp_path, "ovh", "infra/__main__.py", store, "        region=cfg.cloud.region,\n"
+    )
+    assert run.returncode == 1, run.stderr
+    found = run.stdout.splitlines()
+    assert len(found) == 3, run.stdout  # the public container and the two private ones
+    assert all(f"ovh: {POLICY}: " in line and "created in region GRA9" in line for line in found)
 
 
 def test_keys_in_the_environment_and_a_foreign_endpoint_are_named():

@@ -148,7 +148,7 @@ def swarm_worker(record: ResourceRecord) -> bool:
 
 
 def test_moving_dockers_data_root_on_some_nodes_breaks_the_global_services():
-    moved = daemon({"data-root": "/srv/data/docker", "log-driver": "json-file"})
+    moved = daemon({**cloud_init.docker_daemon(), "data-root": "/srv/data/docker"})
     found = lines(check(changed(manifest("ovh"), swarm_worker, with_user_data(moved))))
     prefix = "deepcube-platform-ovh-services-"
     services = {line.split(": ")[1].rsplit("-", 1)[0].removeprefix(prefix) for line in found}
@@ -157,7 +157,7 @@ def test_moving_dockers_data_root_on_some_nodes_breaks_the_global_services():
 
 
 def test_logs_in_the_local_driver_cannot_be_shipped():
-    local = daemon({"log-driver": "local"})
+    local = daemon({**cloud_init.docker_daemon(), "log-driver": "local"})
     found = lines(check(changed(manifest("ovh"), swarm_worker, with_user_data(local))))
     assert len(found) == 2 and all("filebeat" in line and "'local'" in line for line in found), found
 

@@ -9,9 +9,10 @@ import pytest
 
 from components import catalogue
 from components.catalogue.common import Context
+from components.services_config import ServicesConfig
 from infra.manifest import Manifest
 from infra.offline import evaluate
-from infra.services_config import ServicesConfig, parse
+from infra.services_config import parse
 from tests.platform_services.stacks import (
     STACKS,
     TEST_PLACEMENT,

@@ -12,7 +12,7 @@ import yaml
 
 from components.data_access import DataAccess
 from components.placement import PUBLIC_CONSTRAINT, Placement, node_constraint
-from infra.services_config import ServicesConfig
+from components.services_config import ServicesConfig
 from infra.stack_files import REPO_ROOT
 
 STACKS = ("ovh", "creodias")

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from components.catalogue import all_specs, build, gateway
+from components.catalogue.hub import USE_CASES
 from components.render.caddyfile import AuthGate, CaddySite, Route
 from semantic.local_postgis import free_port
 from tests.platform_services.conftest import stack_context, tool
@@ -186,7 +187,8 @@ def test_chromium_sees_every_enabled_module_listed_and_linked(local_gateway):
     parser = _Cards()
     parser.feed(result.stdout)
     expected = {s.name: s for s in local_gateway.specs if s.homepage is not None}
-    assert set(parser.cards) == set(expected)
+    use_cases = {f"usecase-{case.key}": case for case in USE_CASES}
+    assert set(parser.cards) == set(expected) | set(use_cases)
     assert {
         "jupyter-proxy",
         "grafana",
@@ -205,6 +207,10 @@ def test_chromium_sees_every_enabled_module_listed_and_linked(local_gateway):
             f"{local_gateway.url}{spec.route.path}/{spec.homepage.link_suffix}", cookie=SESSION
         )
         assert status == 200, name  # the link reaches the module's route through the gateway
+    for name, case in use_cases.items():
+        assert case.url in parser.cards[name], name
+        status, _, _ = fetch(f"{local_gateway.url}{case.url}", cookie=SESSION)
+        assert status == 200, name  # through the gateway's /jupyter route to the person's own server
 
 
 def test_chromium_screenshot_is_saved(local_gateway):

@@ -9,7 +9,8 @@ import pytest
 
 from components.catalogue import ADMIN_SERVICES, NETWORKS, all_specs
 from components.catalogue.common import GATEWAY_NETWORKS
-from components.service import check_pinned_image
+from components.catalogue.hub import USE_CASES
+from components.service_spec import check_pinned_image
 from infra.manifest import Manifest, is_secret
 from infra.mock_outputs import COMPUTED_OUTPUTS
 from infra.stack_files import SECRET_PLACEHOLDER
@@ -174,12 +175,13 @@ def test_configs_are_content_named(manifest):
         )
 
 
-def test_homepage_lists_exactly_the_routed_modules(manifest, groups):
+def test_homepage_lists_exactly_the_routed_modules_and_the_use_cases(manifest, groups):
     page = homepage(manifest)
     for spec in all_specs(groups):
         if spec.homepage is not None:
             assert f'data-module="{spec.name}"' in page
-    assert page.count('class="card"') == sum(1 for s in all_specs(groups) if s.homepage)
+    routed = sum(1 for s in all_specs(groups) if s.homepage)
+    assert page.count('class="card"') == routed + len(USE_CASES)
 
 
 TOGGLES = [

@@ -49,9 +49,12 @@ def test_registered_and_the_real_plan_passes(ovh):
     clients = json.loads(text_of(config(ovh, "clients-json")))
     assert clients["issuer"] == "https://ovh.deepcube.example.eu/oauth2/"
     by_id = {c["client_id"]: c for c in clients["clients"]}
-    assert set(by_id) == {"grafana", "portainer", "jupyter", "ci"}
+    assert set(by_id) == {"grafana", "portainer", "jupyter", "opensearch-dashboards", "ci"}
     assert by_id["grafana"]["redirect_uris"] == [
         "https://ovh.deepcube.example.eu/grafana/login/generic_oauth"
+    ]
+    assert by_id["opensearch-dashboards"]["redirect_uris"] == [
+        "https://ovh.deepcube.example.eu/logs/auth/openid/login"
     ]
     assert by_id["ci"]["grant_types"] == ["client_credentials"] and by_id["ci"]["redirect_uris"] == []
     assert STACK_POLICIES[POLICY](ovh.resources, _ctx(ovh)) == []

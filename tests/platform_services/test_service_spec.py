@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.service import (
+from components.service_spec import (
     Healthcheck,
     HomepageEntry,
     HttpRoute,

@@ -85,7 +85,12 @@ def test_hydra_config_is_valid_for_hydra_v2_2_with_kratos_as_login_and_the_conse
 def test_every_sign_in_module_has_exactly_one_client_on_the_stack_domain(groups, config):
     specs = all_specs(groups)
     clients = [s.oidc_client for s in specs if s.oidc_client is not None]
-    assert sorted(c.client_id for c in clients) == ["grafana", "jupyter", "portainer"]
+    assert sorted(c.client_id for c in clients) == [
+        "grafana",
+        "jupyter",
+        "opensearch-dashboards",
+        "portainer",
+    ]
     (job,) = [s for s in specs if s.name == "hydra-clients"]
     manifest = json.loads(config_of(job, "clients-json"))
     assert manifest["issuer"] == f"https://{config.domain}/oauth2/"
@@ -148,10 +153,12 @@ def test_portainer_is_claimed_by_the_platform_and_its_oauth_points_at_the_issuer
     }
 
 
-def test_opensearch_dashboards_stays_behind_the_gateway_role_check_without_a_client(groups):
+def test_opensearch_dashboards_signs_in_with_its_client_and_stays_behind_the_gateway_check(groups):
+    """The details (settings, OpenSearch's security files) are in test_logs_security."""
     dashboards = specs_by_name(groups)["opensearch-dashboards"]
-    assert dashboards.oidc_client is None  # the security plugin (needed for OpenID) is off
-    assert dashboards.env["DISABLE_SECURITY_DASHBOARDS_PLUGIN"] == "true"
+    assert dashboards.oidc_client is not None and dashboards.oidc_client.client_id == "opensearch-dashboards"
+    assert "DISABLE_SECURITY_DASHBOARDS_PLUGIN" not in dashboards.env  # the security plugin is on
+    assert "DISABLE_SECURITY_PLUGIN" not in specs_by_name(groups)["opensearch"].env
     assert dashboards.route.roles == ("admin",) and dashboards.route.protected
 
 

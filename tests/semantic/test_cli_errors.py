@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
 from semantic.cli import app
 from semantic.local_postgis import free_port
+from tests.semantic.conftest import drop_cube
 from tests.semantic.cubes import make_cube
 
 pytestmark = pytest.mark.postgis
@@ -122,7 +128,7 @@ def test_dsn_from_environment_and_traceback_opt_in(postgis, small_cube):
         "2020-01-05/",
         env={"DEEPCUBE_DSN": postgis.dsn},
     )
-    assert appended.stdout.startswith("added a time range to cube 'fromenv':"), appended.stdout
+    assert appended.stdout.startswith("appended cube 'fromenv': 120 cells, 120 observations"), appended.stdout
     assert "kept on the cells (an append does not rewrite them): elevation, land_cover" in appended.stdout
     loud = run_cli("--traceback", "load", small_cube, "--dsn", postgis.dsn, "--variables", "nope")
     assert loud.exit_code != 0 and type(loud.exception).__name__ == "MissingVariableError"
@@ -173,3 +179,51 @@ def test_query_too_large_and_unknown_variables(postgis, small_cube, tmp_path):
         run_cli(*base, "--variables", "t2m,nope"), "--variables 'nope' not in cube 'sized'", "elevation"
     )
     assert_one_line_error(run_cli(*base, "--bbox", "0,0,1,1"), "does not intersect cube 'sized'")
+
+
+def test_first_load_with_a_time_range_says_loaded(postgis, small_cube, engine):
+    """A --time load of a cube the database does not hold yet creates it: `loaded`, not `appended`."""
+    first = run_cli(
+        "load", small_cube, "--dsn", postgis.dsn, "--cube-id", "ranged", "-q", "--time", "2020-01-02/"
+    )
+    assert first.exit_code == 0 and first.stdout.startswith("loaded cube 'ranged': 120 cells, 480 obs"), (
+        first.output
+    )
+    again = run_cli("load", small_cube, "--dsn", postgis.dsn, "--cube-id", "ranged", "-q")
+    assert again.stdout.startswith("replaced cube 'ranged': 120 cells, 600 observations"), again.output
+    drop_cube(engine, "ranged")
+
+
+def test_a_dead_s3_endpoint_is_one_line_to_the_end(tmp_path):
+    """The real CLI in its own process, as a user runs it (progress bars on): stderr is the error line
+    and nothing else, not even what the S3 client leaves behind at interpreter exit."""
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DEEPCUBE_"))}
+    env |= {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "key",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "HOME": str(tmp_path),
+    }
+    dead_database = f"postgresql://nobody@127.0.0.1:{free_port()}/none"
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "semantic"),
+            "load",
+            "s3://bucket/cube.zarr",
+            "--dsn",
+            dead_database,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert done.stderr == line + "\n", done.stderr  # one line: no blank line, no "Exception ignored"
+    assert line.startswith("semantic: error: ") and f"cannot reach the S3 endpoint {endpoint}" in line
+    assert "s3://bucket/cube.zarr" in line

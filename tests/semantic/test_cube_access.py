@@ -1,9 +1,11 @@
 """The loader opens cubes through the engine's access layer: it never reads a cube that an engine
 transaction has left half-written on object storage. A live writer's cube is refused with one line;
-a killed writer's cube is rolled back first, and the load holds the cube as it was before."""
+a killed writer's cube is rolled back first, and the load holds the cube as it was before. A writer
+that starts during a load is seen before the commit: the load rolls back."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -19,7 +21,7 @@ from cube_engine.journal import journal_root, object_path
 from semantic import api
 from semantic.cube import select
 from semantic.errors import CubeError
-from tests.semantic.conftest import drop_cube, fetch
+from tests.semantic.conftest import database_state, drop_cube, fetch
 from tests.semantic.cubes import make_cube
 from tests.semantic.half_written import REWRITTEN, REWRITTEN_WITH, half_written
 from tests.semantic.test_cli_errors import assert_one_line_error, run_cli
@@ -84,3 +86,34 @@ def test_a_killed_writer_is_rolled_back_before_the_load(postgis, engine, s3_cube
     fs.invalidate_cache()
     assert not fs.exists(journal_root(uri)) and not fs.exists(f"{object_path(uri)}.lock")
     np.testing.assert_array_equal(_t2m(uri, options), original)
+
+
+@pytest.mark.postgis
+def test_a_writer_that_starts_during_the_load_rolls_it_back(postgis, engine, s3_cube, request):
+    uri, options, _ = s3_cube
+    request.addfinalizer(lambda: drop_cube(engine, "writer_during_load"))
+    first = api.load(uri, postgis.dsn, cube_id="writer_during_load", storage_options=options)
+    before = database_state(engine)
+    started: list[str] = []
+    with contextlib.ExitStack() as writer:
+
+        def start_writer_while_copying(phase: str, done: int, total: int) -> None:
+            if not started:  # the first progress of the load: the cube is open and being read
+                started.append(phase)
+                writer.enter_context(half_written(uri, options))
+
+        with pytest.raises(CubeError, match=REFUSAL) as refused:
+            api.load(
+                uri,
+                postgis.dsn,
+                cube_id="writer_during_load",
+                storage_options=options,
+                progress=start_writer_while_copying,
+            )
+    assert started == ["cells"]
+    line = str(refused.value)
+    assert "\n" not in line and uri in line and "rolled back" in line
+    assert database_state(engine) == before
+    # the writer rolled back: the cube loads again, as it was
+    again = api.load(uri, postgis.dsn, cube_id="writer_during_load", storage_options=options)
+    assert (again.mode, again.n_observations) == ("replace", first.n_observations)

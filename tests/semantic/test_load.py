@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 import xarray as xr
 
-from semantic import api, loader
+from semantic import api, blocks
 from semantic.errors import IncompatibleLoadError
 from tests.semantic import cubes
 from tests.semantic.conftest import database_state, fetch, scalar, tables_state
@@ -100,15 +100,15 @@ def test_loading_again_replaces_without_duplicates(postgis, engine, small_cube):
 
 def test_time_steps_sent_as_column_defaults_load_the_same_rows(postgis, engine, small_cube, monkeypatch):
     # a step of the small cube is 120 cells: let every step go as its own COPY without the time field
-    monkeypatch.setattr(loader, "STEP_COPY_MIN_ROWS", 1)
+    monkeypatch.setattr(blocks, "STEP_COPY_MIN_ROWS", 1)
     sent_times = []
-    original = loader.copy_buffers.observation_rows
+    original = blocks.copy_buffers.observation_rows
 
     def spy(cell_ids, times, values, template=None):
         sent_times.append(times)
         return original(cell_ids, times, values, template)
 
-    monkeypatch.setattr(loader.copy_buffers, "observation_rows", spy)
+    monkeypatch.setattr(blocks.copy_buffers, "observation_rows", spy)
     api.load(small_cube, postgis.dsn, cube_id="bystep")
     assert len(sent_times) == 5 and all(t is None for t in sent_times)
     assert observations(engine, "bystep", "t2m, precip") == expected_rows(small_cube, ["t2m", "precip"])
@@ -313,7 +313,7 @@ def test_a_failed_load_leaves_the_database_unchanged(postgis, engine, small_cube
     api.load(small_cube, postgis.dsn, cube_id="failing")
     before = database_state(engine)
     calls = {"n": 0}
-    original = loader.copy_buffers.observation_rows
+    original = blocks.copy_buffers.observation_rows
 
     def bad_value_after_first_block(*args):
         calls["n"] += 1
@@ -321,7 +321,7 @@ def test_a_failed_load_leaves_the_database_unchanged(postgis, engine, small_cube
             raise ValueError("bad value")
         return original(*args)
 
-    monkeypatch.setattr(loader.copy_buffers, "observation_rows", bad_value_after_first_block)
+    monkeypatch.setattr(blocks.copy_buffers, "observation_rows", bad_value_after_first_block)
     with pytest.raises(ValueError, match="bad value"):
         api.load(small_cube, postgis.dsn, cube_id="failing")
     with pytest.raises(ValueError, match="bad value"):

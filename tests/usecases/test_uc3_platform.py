@@ -29,14 +29,19 @@ def test_the_table_is_computed_on_the_cluster_named_by_the_environment(demo_cube
 
     table = features.build_table(load_cube(str(demo_cube)))
     local = features.to_frame(table)
+    local_sample = features.to_sampled_frame(table, 0.25, seed=1)
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
         monkeypatch.setenv(SCHEDULER_ENV, cluster.scheduler_address)
         with compute_on_platform() as where:
             assert where == f"dask cluster {cluster.scheduler_address} (1 workers)"
             remote = features.to_frame(table)
+            remote_sample = features.to_sampled_frame(table, 0.25, seed=1)
             seen = set(cluster.scheduler.task_prefixes)  # every kind of task the scheduler ran
     assert {"open_dataset", "rechunk-merge"} & seen or len(seen) > 3, seen
+    assert "getitem" in seen and "count_nonzero" in seen  # the sample was picked on the cluster
     pd.testing.assert_frame_equal(local, remote)
+    pd.testing.assert_frame_equal(local_sample.frame, remote_sample.frame)
+    assert 0 < len(remote_sample.frame) < len(local) / 2
 
 
 def test_without_a_scheduler_address_work_stays_on_local_threads(monkeypatch):
@@ -53,8 +58,12 @@ def test_demo_fire_follows_its_rule_and_is_reproducible(demo_cube, tmp_path):
     spread = np.sqrt((expected * (1 - expected)).sum())  # binomial standard deviation of the count
     assert abs(fire.sum() - expected.sum()) < 4 * spread
     again = tmp_path / "again"
-    done = subprocess.run([sys.executable, "-m", "cube_engine.cli", "demo-data", str(again), "--days", "2"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "cube_engine.cli", "demo-data", str(again), "--days", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     first = demo_cube.parent / "fire" / "fire_20240602.nc"
     with xr.open_dataset(first) as a, xr.open_dataset(again / "fire" / "fire_20240602.nc") as b:
@@ -85,8 +94,14 @@ def test_the_notebook_runs_as_a_module_on_a_cube_in_s3_with_the_platform_credent
         "UC3_OUT": str(tmp_path / "out"),
     }
     try:
-        done = subprocess.run([sys.executable, "-m", "usecases.uc3_fire_danger.uc3_fire_danger"],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-m", "usecases.uc3_fire_danger.uc3_fire_danger"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     finally:
         admin.rm(bucket, recursive=True)
     assert done.returncode == 0, done.stderr[-3000:]

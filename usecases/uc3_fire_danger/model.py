@@ -2,6 +2,10 @@
 
 The split is by time (no day in both sets): neighbouring cells on one day share weather, so a random
 row split would leak the test days' weather into training and overstate skill.
+
+A frame with a `weight` column (`features.to_sampled_frame`: every fire row, a fraction of the
+others) is fitted, scored and summarised with those weights, so the scores and positive rates stand
+for all the rows the sample was drawn from; a frame without one counts every row once.
 """
 
 from __future__ import annotations
@@ -47,9 +51,20 @@ def time_split(frame: pd.DataFrame, test_fraction: float = 0.4) -> Split:
     return Split(known[known["time"] < cut], known[known["time"] >= cut], frame[frame["target"].isna()])
 
 
+def weights(frame: pd.DataFrame) -> np.ndarray | None:
+    """The rows' sampling weights, or None when the frame holds every row (each counts once)."""
+    return frame["weight"].to_numpy() if "weight" in frame else None
+
+
+def positive_rate(frame: pd.DataFrame) -> float:
+    """The fire rate of the rows the frame stands for (weighted when they were sampled)."""
+    return float(np.average(frame["target"].to_numpy("float64"), weights=weights(frame)))
+
+
 def train(train: pd.DataFrame, features: list[str], seed: int = 0) -> HistGradientBoostingClassifier:
     """A small gradient-boosting model; NaN (clouds, outside a product's footprint) is handled natively
-    and land cover is categorical, so no imputation or encoding step can drift between fit and use."""
+    and land cover is categorical, so no imputation or encoding step can drift between fit and use.
+    Sampling weights, when present, restore the fire rate the sample under-represents."""
     model = HistGradientBoostingClassifier(
         max_iter=120,
         learning_rate=0.1,
@@ -61,14 +76,19 @@ def train(train: pd.DataFrame, features: list[str], seed: int = 0) -> HistGradie
         random_state=seed,
     )
     with _threads():
-        return model.fit(train[features].to_numpy(), train["target"].to_numpy().astype(int))
+        return model.fit(
+            train[features].to_numpy(), train["target"].to_numpy().astype(int), sample_weight=weights(train)
+        )
 
 
 def climatology(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
     """Baseline: the training period's fire rate of the cell's land-cover class (smoothed towards the
-    overall rate so rare classes do not get 0 or 1)."""
-    prior, weight = train["target"].mean(), 50.0
-    by_class = train.groupby("land_cover")["target"].agg(["sum", "count"])
+    overall rate so rare classes do not get 0 or 1); sums of sampling weights stand in for counts."""
+    prior, weight = positive_rate(train), 50.0
+    w = weights(train)
+    w = np.ones(len(train)) if w is None else w
+    fires = train["target"].to_numpy("float64") * w
+    by_class = pd.DataFrame({"sum": fires, "count": w}).groupby(train["land_cover"].to_numpy()).sum()
     rate = (by_class["sum"] + weight * prior) / (by_class["count"] + weight)
     return test["land_cover"].map(rate).fillna(prior).to_numpy()
 
@@ -84,22 +104,26 @@ class Scores:
     pr_auc: float
 
     @classmethod
-    def of(cls, y: np.ndarray, p: np.ndarray) -> Scores:
-        return cls(float(roc_auc_score(y, p)), float(average_precision_score(y, p)))
+    def of(cls, y: np.ndarray, p: np.ndarray, weight: np.ndarray | None = None) -> Scores:
+        """Scores of the ranking `p`; with sampling weights, those of all the rows sampled from."""
+        return cls(
+            float(roc_auc_score(y, p, sample_weight=weight)),
+            float(average_precision_score(y, p, sample_weight=weight)),
+        )
 
 
-def evaluate(
-    model: HistGradientBoostingClassifier, split: Split, features: list[str]
-) -> dict[str, object]:
+def evaluate(model: HistGradientBoostingClassifier, split: Split, features: list[str]) -> dict[str, object]:
     """Held-out scores of the model and both baselines; `baseline` is the better baseline by ROC AUC
     (the bar the model has to clear). The positive rates are stated so PR AUC can be read against
-    them (a random ranking's PR AUC equals the positive rate)."""
+    them (a random ranking's PR AUC equals the positive rate). On sampled rows every score and rate
+    is weighted, so it estimates the value on all held-out rows; `rows_*` count the rows used."""
     y = split.test["target"].to_numpy().astype(int)
+    w = weights(split.test)
     p = danger(model, split.test, features)
-    model_scores = Scores.of(y, p)
+    model_scores = Scores.of(y, p, w)
     baselines = {
-        "climatology": Scores.of(y, climatology(split.train, split.test)),
-        "persistence": Scores.of(y, persistence(split.test)),
+        "climatology": Scores.of(y, climatology(split.train, split.test), w),
+        "persistence": Scores.of(y, persistence(split.test), w),
     }
     best = max(baselines, key=lambda name: baselines[name].roc_auc)
     return {
@@ -107,8 +131,9 @@ def evaluate(
         "baselines": {name: asdict(s) for name, s in baselines.items()},
         "baseline": best,
         "roc_auc_gain": model_scores.roc_auc - baselines[best].roc_auc,
-        "positive_rate_train": float(split.train["target"].mean()),
-        "positive_rate_test": float(y.mean()),
+        "positive_rate_train": positive_rate(split.train),
+        "positive_rate_test": positive_rate(split.test),
+        "weighted": w is not None,
         "rows_train": len(split.train),
         "rows_test": len(split.test),
         "train_days": _days(split.train),
@@ -124,11 +149,15 @@ def _days(frame: pd.DataFrame) -> list[str]:
 
 
 def importance(
-    model: HistGradientBoostingClassifier, test: pd.DataFrame, features: list[str], rows: int = 10000,
+    model: HistGradientBoostingClassifier,
+    test: pd.DataFrame,
+    features: list[str],
+    rows: int = 10000,
     seed: int = 0,
 ) -> pd.Series:
     """Permutation importance (drop in held-out ROC AUC when one feature is shuffled), on a sample
-    of test rows: model-agnostic and measured where it matters, on days the model never saw."""
+    of test rows: model-agnostic and measured where it matters, on days the model never saw (the
+    sample is uniform over the rows given, so their sampling weights still apply)."""
     sample = test.sample(min(rows, len(test)), random_state=seed)
     with _threads():
         result = permutation_importance(
@@ -139,6 +168,7 @@ def importance(
             n_repeats=3,
             random_state=seed,
             n_jobs=1,
+            sample_weight=weights(sample),
         )
     return pd.Series(result.importances_mean, index=features).sort_values(ascending=False)
 

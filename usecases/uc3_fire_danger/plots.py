@@ -17,8 +17,15 @@ def danger_map(
 ) -> Path:
     """Next-day fire danger on the cube's grid: P(fire) per cell, lat/lon axes, a colour bar, the date."""
     fig, ax = plt.subplots(figsize=(6.4, 5.4), dpi=100)
-    mesh = ax.pcolormesh(lon, lat, probability, shading="nearest", cmap="YlOrRd", vmin=0,
-                         vmax=max(0.05, float(np.nanquantile(probability, 0.995))))
+    mesh = ax.pcolormesh(
+        lon,
+        lat,
+        probability,
+        shading="nearest",
+        cmap="YlOrRd",
+        vmin=0,
+        vmax=max(0.05, float(np.nanquantile(probability, 0.995))),
+    )
     fig.colorbar(mesh, ax=ax, label="P(fire)")
     ax.set_xlabel("longitude (°E)")
     ax.set_ylabel("latitude (°N)")
