@@ -40,7 +40,7 @@ CHUNKS = {"time": 8, "y": 256, "x": 256}
 
 
 def _spec(days: int):
-    from cube_engine.demo import BENCH
+    from cube_engine.demo_fields import BENCH
 
     return replace(BENCH, days=days)
 

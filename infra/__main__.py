@@ -27,7 +27,9 @@ from components.storage import ObjectStorage, ObjectStorageArgs
 from components.swarm import SwarmCluster, SwarmClusterArgs
 from infra import config as stack_config
 from infra import storage_wiring
-from infra.config import ROLES, NodeSpec, PlatformConfig
+from infra.config import PlatformConfig
+from infra.network_config import ROLES
+from infra.pools_config import NodeSpec
 
 
 def gateway_client_ports(cfg: PlatformConfig) -> dict[int, list[str]]:

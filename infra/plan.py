@@ -18,7 +18,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from infra.config import CONFIG_SECTIONS, ConfigError
+from infra.config import CONFIG_SECTIONS
+from infra.config_errors import ConfigError
 from infra.manifest import Manifest
 from infra.offline import PlanError, evaluate
 from infra.plan_diff import RENDERERS, PlanDiffError, diff_manifests, diff_revision, load_manifest_file

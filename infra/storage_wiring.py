@@ -13,7 +13,9 @@ import pulumi
 from components.catalogue.common import DATA
 from components.data_access import DataAccess
 from components.storage import container_name
-from infra.config import ConfigError, PlatformConfig, PoolConfig
+from infra.config import PlatformConfig
+from infra.config_errors import ConfigError
+from infra.pools_config import PoolConfig
 from infra.services_config import CubeRef
 
 

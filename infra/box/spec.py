@@ -425,3 +425,8 @@ def declared_image(record: ResourceRecord) -> str:
 def short_name(record: ResourceRecord) -> str:
     """The catalogue name of a service record (its `deepcube.service` label, else its Swarm name)."""
     return labels(record.inputs.get("labels")).get("deepcube.service") or str(record.inputs["name"])
+
+
+def declared_constraints(record: ResourceRecord) -> list[str]:
+    """The placement constraints a Service record declares."""
+    return list(((record.inputs.get("taskSpec") or {}).get("placement") or {}).get("constraints") or [])

@@ -16,12 +16,12 @@ from infra.box.images import (
     STAND_IN_DIR,
     StandIn,
     Unavailable,
-    dockerfile_packages,
     host_mirror,
     repository,
     substitute,
     table_lines,
 )
+from infra.box.wheelhouse import dockerfile_packages
 from infra.manifest import Manifest
 from infra.stack_files import REPO_ROOT
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cube_engine.demo import DEMO, SampleSpec, sample_config, write_sample
+from cube_engine.demo import sample_config, write_sample
+from cube_engine.demo_fields import DEMO, SampleSpec
 
 SMALL = SampleSpec(size=1.0, days=6, statics=True)  # 100x100 target, 6 days
 

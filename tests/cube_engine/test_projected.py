@@ -14,7 +14,7 @@ from scipy.ndimage import map_coordinates
 from typer.testing import CliRunner
 
 from cube_engine.cli import app
-from cube_engine.demo import _write_nc
+from cube_engine.demo_fields import write_nc
 
 runner = CliRunner()
 RES = 1000.0  # target pixel size (m)
@@ -38,7 +38,7 @@ def _source(folder, name: str, var: str, res: float) -> tuple[np.ndarray, np.nda
         if var == "fine":
             data[110:131, 110:131] = np.nan  # a NaN hole in the middle: block means skip NaN
         stamp = pd.Timestamp("2024-06-01") + pd.Timedelta(days=day, hours=12)
-        _write_nc(
+        write_nc(
             folder / f"{name}_{day}.nc",
             lon,
             lat,

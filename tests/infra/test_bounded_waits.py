@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from components import hopsworks as hw
+from components import hopsworks_commands as hw
 from components import swarm, waits
 from infra.box.plan import unwrap
 from infra.mock_engine import Registration

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from infra.config import ConfigError, from_mapping, sections_of
+from infra.config import from_mapping, sections_of
+from infra.config_errors import ConfigError
 from infra.stack_files import read_stack
 
 

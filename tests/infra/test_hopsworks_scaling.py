@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from components import hopsworks as hw
+from components import hopsworks_commands as hw
 from components import waits
 from infra.config import from_mapping, sections_of
 from infra.manifest import Manifest, ResourceRecord, secret_marker

@@ -11,22 +11,17 @@ import pytest
 from infra.manifest import SECRET, UNKNOWN, Manifest, ResourceRecord, is_secret
 from infra.offline import evaluate
 from infra.policies import (
-    DOCKER_SERVICE,
-    INSTANCE,
-    PORT,
     RESOURCE_POLICIES,
-    ROUTER,
-    SEC_GROUP_RULE,
     STACK_POLICIES,
     PolicyConfigError,
-    PolicyContext,
-    PolicySettings,
     check_manifest,
     check_records,
-    image_is_pinned,
     load_settings,
     short_config,
 )
+from infra.policy_model import PolicyContext, PolicySettings
+from infra.rules.images import image_is_pinned
+from infra.rules.records import DOCKER_SERVICE, INSTANCE, PORT, ROUTER, SEC_GROUP_RULE
 from infra.stack_files import REPO_ROOT, read_stack
 
 STACK = "ovh"

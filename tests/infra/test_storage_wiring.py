@@ -15,7 +15,8 @@ import pytest
 
 from components.data_access import S3_CREDENTIALS_FILE, shared_credentials_file
 from infra import storage_wiring
-from infra.config import ConfigError, PlatformConfig, from_mapping, sections_of
+from infra.config import PlatformConfig, from_mapping, sections_of
+from infra.config_errors import ConfigError
 from infra.invariants.storage import absolute_paths, s3_uris
 from infra.invariants.topology import read_topology
 from infra.manifest import Manifest, ResourceRecord, secret_marker

@@ -1,7 +1,7 @@
 """The UC3 notebook, headless (jupytext -> nbclient) on a demo cube: the model beats the baselines on
 held-out days by the margin the generator's rule makes certain, and its outputs are sane.
 
-The demo's fire rule (`cube_engine.demo.fire_probability`) is known, so the best reachable score is
+The demo's fire rule (`cube_engine.demo_fire.fire_probability`) is known, so the best reachable score is
 known too: the ROC AUC of the true probabilities on the same held-out days (about 0.92 here); the
 better baseline (land-cover climatology) reaches about 0.63, because most of the signal is the
 previous days' heat and rain.
@@ -23,7 +23,8 @@ import xarray as xr
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from cube_engine.demo import DEMO, fire_probability
+from cube_engine.demo_fields import DEMO
+from cube_engine.demo_fire import fire_probability
 from usecases.run import run_notebook
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,8 @@ import s3fs
 import xarray as xr
 
 from components.data_access import shared_credentials_file
-from cube_engine.demo import DEMO, fire_probability
+from cube_engine.demo_fields import DEMO
+from cube_engine.demo_fire import fire_probability
 from usecases.runtime import SCHEDULER_ENV, compute_on_platform, load_cube
 from usecases.uc3_fire_danger import features
 

@@ -22,7 +22,8 @@ import dask
 
 from cube_engine.api import gen, open_cube
 from cube_engine.config import CubeConfig
-from cube_engine.demo import DEMO, sample_config, write_sample
+from cube_engine.demo import sample_config, write_sample
+from cube_engine.demo_fields import DEMO
 from usecases.uc3_fire_danger import features
 
 FULL = {"days": 4314, "lat": 562, "lon": 700, "variables": 58}
