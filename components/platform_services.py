@@ -211,7 +211,7 @@ class PlatformServices(pulumi.ComponentResource):
                 special=False,
                 opts=pulumi.ResourceOptions(parent=self),
             ).result
-        swarm_name = pulumi.Output.unsecret(value.apply(lambda v: content_name(f"{args.prefix}-{key}", v)))
+        swarm_name = pulumi.Output.unsecret(value.apply(lambda v: content_name(args.prefix, key, v)))
         return docker.Secret(
             f"{name}-secret-{key.replace('_', '-')}",
             name=swarm_name,

@@ -68,7 +68,7 @@ class SwarmService(pulumi.ComponentResource):
         self.configs = {}
         config_mounts = []
         for config in spec.configs:
-            swarm_name = content_name(f"{args.prefix}-{spec.name}-{config.key}", config.content)
+            swarm_name = content_name(args.prefix, f"{spec.name}-{config.key}", config.content)
             resource = docker.ServiceConfig(
                 f"{name}-config-{config.key}",
                 name=swarm_name,

@@ -68,10 +68,33 @@ def check_pinned_image(image: str, *, service: str = "?") -> str:
     return image
 
 
-def content_name(prefix: str, content: str | bytes, length: int = 12) -> str:
-    """`prefix-<sha256>`: Swarm configs are immutable, so a changed content must get a new name."""
+SWARM_OBJECT_NAME_MAX = 64
+"""Swarm refuses config and secret names longer than this (and any not of [a-zA-Z0-9-_.])."""
+KEY_MAX = 24
+"""Room for the key in a content name: `<project>-<stack>` up to 26 characters, the key, the hash."""
+
+
+def _short(text: str, room: int) -> str:
+    """`text`, or its first characters and a short hash of all of it when it is longer than `room`
+    (two long texts that start alike still differ)."""
+    if len(text) <= room:
+        return text
+    tag = hashlib.sha256(text.encode()).hexdigest()[:6]
+    return f"{text[: room - len(tag) - 1].rstrip('-_.')}-{tag}"
+
+
+def content_name(prefix: str, key: str, content: str | bytes, length: int = 12) -> str:
+    """`<prefix>-<key>-<sha256 of content>`: Swarm configs and secrets are immutable, so a changed
+    content must get a new name.
+
+    Swarm allows 64 characters. A long key is shortened the same way in every stack (so two stacks'
+    plans differ only by their prefix); a prefix too long for what is left is shortened too.
+    """
     data = content.encode() if isinstance(content, str) else content
-    return f"{prefix}-{hashlib.sha256(data).hexdigest()[:length]}"
+    digest = hashlib.sha256(data).hexdigest()[:length]
+    short_key = _short(key, KEY_MAX)
+    head = _short(prefix, SWARM_OBJECT_NAME_MAX - len(short_key) - length - 2)
+    return f"{head}-{short_key}-{digest}"
 
 
 @dataclass(frozen=True)

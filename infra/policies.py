@@ -39,6 +39,7 @@ from infra.rules.exposure import (
 from infra.rules.images import images_pinned
 from infra.rules.naming import tagged_with_stack
 from infra.rules.secrets import secrets_only_as_secrets
+from infra.rules.swarm_names import swarm_object_names
 
 POLICY_CONFIG_KEY = "policy"
 
@@ -69,6 +70,7 @@ RESOURCE_POLICIES: dict[str, ResourcePolicy] = {
     "images-pinned": images_pinned,
     "secrets-only-as-secrets": secrets_only_as_secrets,
     "tagged-with-stack": tagged_with_stack,
+    "swarm-object-names": swarm_object_names,
 }
 STACK_POLICIES: dict[str, StackPolicy] = {
     "instances-on-private-networks": instances_on_private_networks,

@@ -119,7 +119,7 @@ def test_admin_modules_admit_only_admin_and_are_labelled():
 
 
 def test_content_names_follow_content():
-    first = content_name("deepcube-ovh-caddy-caddyfile", "a")
-    assert first == content_name("deepcube-ovh-caddy-caddyfile", "a")
-    assert first != content_name("deepcube-ovh-caddy-caddyfile", "b")
+    first = content_name("deepcube-ovh", "caddy-caddyfile", "a")
+    assert first == content_name("deepcube-ovh", "caddy-caddyfile", "a")
+    assert first != content_name("deepcube-ovh", "caddy-caddyfile", "b")
     assert first.startswith("deepcube-ovh-caddy-caddyfile-") and len(first.rsplit("-", 1)[1]) == 12

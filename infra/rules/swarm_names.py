@@ -1,0 +1,42 @@
+"""`swarm-object-names`: every name the program gives a Swarm object is one Docker accepts.
+
+Docker checks names only when the object is created, so a name it refuses fails `pulumi up` half
+way, after the resources before it exist. Secrets and configs: at most 64 characters of
+[a-zA-Z0-9-_.], first and last alphanumeric. Services: their name is also their DNS name on the
+overlay networks, so a DNS label: at most 63 characters of [a-zA-Z0-9-], first and last alphanumeric.
+"""
+
+from __future__ import annotations
+
+import re
+
+from infra.manifest import ResourceRecord, is_secret
+from infra.policy_model import PolicyContext, Violation
+
+RULES: dict[str, tuple[re.Pattern[str], str]] = {
+    "docker:index/secret:Secret": (
+        re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9])?"),
+        "at most 64 characters of [a-zA-Z0-9-_.], starting and ending alphanumeric",
+    ),
+    "docker:index/serviceConfig:ServiceConfig": (
+        re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9])?"),
+        "at most 64 characters of [a-zA-Z0-9-_.], starting and ending alphanumeric",
+    ),
+    "docker:index/service:Service": (
+        re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"),
+        "a DNS label: at most 63 characters of [a-zA-Z0-9-], starting and ending alphanumeric",
+    ),
+}
+
+
+def swarm_object_names(record: ResourceRecord, ctx: PolicyContext) -> list[Violation]:
+    """The record's `name` input, if it is a Swarm object the rules above cover."""
+    rule = RULES.get(record.type)
+    name = record.inputs.get("name")
+    if rule is None or not isinstance(name, str) or is_secret(name):
+        return []
+    pattern, expected = rule
+    if pattern.fullmatch(name):
+        return []
+    message = f"name {name!r} ({len(name)} characters): {expected}"
+    return [Violation("swarm-object-names", record.urn, message)]
