@@ -8,6 +8,7 @@ only when its configuration does.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -125,6 +126,13 @@ def eodata_mount(eodata: EodataMount) -> list[str]:
     return [eodata.bucket, eodata.mount_point, "fuse.s3fs", options, "0", "0"]
 
 
+def with_keys(eodata: EodataMount | None, keys: str | None) -> EodataMount | None:
+    """The mount with the EODATA keys, when there are both (else the mount as it is)."""
+    if eodata is None or keys is None:
+        return eodata
+    return dataclasses.replace(eodata, credentials=keys)
+
+
 def eodata_passwd_file(eodata: EodataMount) -> list[dict[str, str]]:
     """The `write_files` entry of the EODATA keys, mode 0600 (none for an anonymous mount)."""
     if eodata.credentials is None:
@@ -221,8 +229,8 @@ def hopsworks_node(
     document = _base(authorized_keys, ["curl", "dnsutils", "perl", "pciutils", "wget"], eodata)
     if nvidia_driver:
         document["drivers"] = {"nvidia": {"license-accepted": True}}
-    if eodata is not None and eodata.credentials is not None:
-        document["write_files"] = eodata_passwd_file(eodata)
+    if eodata is not None and (keys_file := eodata_passwd_file(eodata)):
+        document["write_files"] = keys_file
     mounts = [volume_mount(volume)] if volume is not None else []
     mounts += [eodata_mount(eodata)] if eodata is not None else []
     if mounts:

@@ -93,21 +93,17 @@ class HopsworksCluster(pulumi.ComponentResource):
 
         def pool(role: str, spec: HopsworksPool) -> NodePool:
             def document(key: str, credentials: str | None) -> str:
-                eodata = spec.eodata
-                if eodata is not None and credentials is not None:
-                    eodata = dataclasses.replace(eodata, credentials=credentials)
                 return cloud_init.hopsworks_node(
                     authorized_keys=[*args.authorized_keys, key],
                     volume=cloud_init.DataVolume("/srv") if spec.data_volume else None,
-                    eodata=eodata,
+                    eodata=cloud_init.with_keys(spec.eodata, credentials),
                     nvidia_driver=spec.nvidia_driver,
                 )
 
             if spec.eodata is not None and spec.eodata_credentials is not None:
                 keys = pulumi.Output.secret(spec.eodata_credentials)
-                user_data = pulumi.Output.secret(
-                    pulumi.Output.all(public_key, keys).apply(lambda v: document(v[0], v[1]))
-                )
+                # secret, as the keys are
+                user_data = pulumi.Output.all(public_key, keys).apply(lambda v: document(v[0], v[1]))
             else:
                 user_data = public_key.apply(lambda key: document(key, None))
             return NodePool(f"{name}-{role}", dataclasses.replace(spec.pool, user_data=user_data), child)

@@ -1,4 +1,4 @@
-"""Offline stand-ins of secret config strings: the one validation rule every config model shares.
+"""The base of every config model (`StrictModel`) and the offline stand-ins of secret strings it excuses.
 
 The real value of a `--secret` stack key (e.g. an installer URL with a token) is only decrypted by
 the Pulumi CLI; offline (`python -m infra.plan`, the tests), the program sees a placeholder
@@ -13,7 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError, ValidationInfo
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 SECRET_STAND_INS = "secret_stand_ins"
 """Validation-context key: the offline stand-ins of `--secret` values (see `accept_secret_stand_in`)."""
@@ -37,3 +44,20 @@ def accept_secret_stand_in(value: Any, handler: Callable[[Any], Any], info: Vali
         if all(error["type"] in _STAND_IN_ERRORS for error in exc.errors()):
             return value
         raise
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a misspelt key must not be silently ignored.
+
+    Types are strict too: `count: true` is not 1, `count: "3"` is not 3 and `enabled: "no"` is not
+    False, so a slip in the YAML fails naming its key instead of being coerced. (The program reads
+    each section as JSON, so numbers and booleans arrive typed.) Offline stand-ins of `--secret`
+    strings pass their string patterns (`accept_secret_stand_in`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _secret_stand_in(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        return accept_secret_stand_in(value, handler, info)

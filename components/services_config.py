@@ -19,29 +19,13 @@ import re
 from typing import Any
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    ValidationInfo,
-    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
 
-from components.secret_stand_ins import accept_secret_stand_in
+from components.secret_stand_ins import StrictModel
 from components.service_spec import SpecError, check_pinned_image
-
-
-class _Strict(BaseModel):
-    """Unknown keys and loose types are errors (`enabled: "no"` is not False, `dask_workers: true`
-    is not 1); offline stand-ins of `--secret` strings pass their string patterns."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    @field_validator("*", mode="wrap")
-    @classmethod
-    def _secret_stand_in(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
-        return accept_secret_stand_in(value, handler, info)
 
 
 def _pinned(value: str) -> str:
@@ -54,7 +38,7 @@ def _pinned(value: str) -> str:
 Image = str
 
 
-class _Module(_Strict):
+class _Module(StrictModel):
     enabled: bool = True
 
     @field_validator("*", mode="after")
@@ -147,7 +131,7 @@ class PortainerConfig(_Module):
     agent_image: Image = "portainer/agent:2.21.4"
 
 
-class CubeRef(_Strict):
+class CubeRef(StrictModel):
     """One cube the semantic loader puts into PostGIS and Ontop serves."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")
@@ -228,7 +212,7 @@ class SocialMediaConfig(_Module):
         return self
 
 
-class RegistryConfig(_Strict):
+class RegistryConfig(StrictModel):
     """Where the repository's own images are pushed (the password is a separate Pulumi secret)."""
 
     server: str = Field(description="Registry host, e.g. registry.example.org or ghcr.io.")
@@ -243,7 +227,7 @@ class RegistryConfig(_Strict):
         return tag
 
 
-class ServicesConfig(_Strict):
+class ServicesConfig(StrictModel):
     """Every platform service module; `deepcube-platform:services` in the stack YAML."""
 
     domain: str = Field(

@@ -128,3 +128,19 @@ def stored_megabytes(path: str, storage_options: dict[str, Any] | None = None) -
     """The cube's size in MiB (every object under it)."""
     fs = filesystem(path, storage_options)
     return float(fs.du(_root(path))) / 2**20
+
+
+def first_damaged(
+    path: str,
+    name: str,
+    storage_options: dict[str, Any] | None = None,
+    within: tuple[slice, ...] | None = None,
+) -> str | None:
+    """The line for the first chunk of variable `name` (in `within`, if given) that cannot be
+    decoded, or None: what a reader says after a failed read. A check that cannot run itself is no
+    damaged chunk either; the reader's own error then stands."""
+    try:
+        found = check_chunks(path, storage_options, names=[name], first_only=True, within=within)
+    except Exception:
+        return None
+    return found[0] if found else None

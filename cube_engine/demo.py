@@ -31,9 +31,7 @@ from .demo_fields import (
     static_fields,
     write_nc,
 )
-from .demo_fire import (
-    write_fire,
-)
+from .demo_fire import write_fire
 from .errors import CubeEngineError
 
 

@@ -136,5 +136,3 @@ def static_fields(spec: SampleSpec) -> tuple[np.ndarray, np.ndarray]:
     classes[dem > 1200] = 6
     return dem, classes
 
-
-# Fire rule: the log-odds of a fire on day d, from what the cube shows for the days before it.

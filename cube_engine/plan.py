@@ -68,7 +68,6 @@ class SourcePlan:
     target: Grid
     scale: float = 1.0  # target pixel size / source pixel size (geometric mean over axes)
 
-    separable = True
 
     # -- method choice ------------------------------------------------------------------------------
     def resolve_method(self, method: str) -> str:
@@ -121,13 +120,18 @@ class SeparablePlan(SourcePlan):
             return (_centres(t.c, t.a, start, stop) - s.c) / s.a, (_edges(t.c, t.a, start, stop) - s.c) / s.a
         return (_centres(t.f, t.e, start, stop) - s.f) / s.e, (_edges(t.f, t.e, start, stop) - s.f) / s.e
 
-    def _axis_ops(self, method: str, rows: slice, cols: slice) -> tuple[AxisOp, AxisOp] | None:
-        def compute() -> tuple[AxisOp, AxisOp] | None:
-            op_y = axis_op(method, *self._positions("y", rows.start, rows.stop), self.source.height)
-            op_x = axis_op(method, *self._positions("x", cols.start, cols.stop), self.source.width)
-            return None if op_y is None or op_x is None else (op_y, op_x)
+    def _axis_op(self, method: str, axis: str, span: slice) -> AxisOp | None:
+        """One axis' operator: it depends on that axis' range only, so every tile of a row (or a
+        column) of tiles shares it."""
+        size = self.source.height if axis == "y" else self.source.width
+        return self._ops.get(
+            (method, axis, span.start, span.stop),
+            lambda: axis_op(method, *self._positions(axis, span.start, span.stop), size),
+        )
 
-        return self._ops.get((method, rows.start, rows.stop, cols.start, cols.stop), compute)
+    def _axis_ops(self, method: str, rows: slice, cols: slice) -> tuple[AxisOp, AxisOp] | None:
+        op_y, op_x = self._axis_op(method, "y", rows), self._axis_op(method, "x", cols)
+        return None if op_y is None or op_x is None else (op_y, op_x)
 
     def overlaps(self) -> bool:
         """Whether some target pixel centre falls in the source: per axis, in bounded blocks."""
@@ -182,7 +186,6 @@ class ReprojectedPlan(SourcePlan):
     _windows: LockedLRU = field(default_factory=_new_windows, repr=False)
     _positions_memo: LockedLRU = field(default_factory=_new_positions, repr=False)
 
-    separable = False
 
     @property
     def coarsen_factor(self) -> int:

@@ -49,13 +49,13 @@ def _values(da: xr.DataArray, var: str, cube_path: str | None) -> np.ndarray:
     except Exception:
         if cube_path is None:
             raise
-        from .chunkcheck import check_chunks
+        from .chunkcheck import first_damaged
 
-        found = check_chunks(cube_path, names=[var], first_only=True)
-        if not found:
+        problem = first_damaged(cube_path, var)
+        if problem is None:
             raise
         raise CubeEngineError(
-            f"{cube_path}: {found[0]} (`cube-engine validate --deep` lists every damaged chunk)"
+            f"{cube_path}: {problem} (`cube-engine validate --deep` lists every damaged chunk)"
         ) from None
 
 

@@ -1,4 +1,4 @@
-"""The Python requirements of some extras of pyproject.toml, one per line.
+"""The Python requirements of some extras of pyproject.toml (and its build requirements), one per line.
 
 Each image installs one half of the project (`cube`, `semantic`, ...) from a wheelhouse, constrained
 by requirements.lock. Its Dockerfile names the extras (`ARG EXTRAS`), this script turns them into the
@@ -59,12 +59,21 @@ def requirements(pyproject: Path, extras: list[str]) -> list[str]:
     return found
 
 
+def image_requirements(pyproject: Path, extras: list[str]) -> list[str]:
+    """What an image installs: the extras' requirements, then the project's build requirements
+    (`[build-system] requires`), which the image's last step needs to install the project's own
+    code without an index."""
+    found = requirements(pyproject, extras)
+    build = tomllib.loads(pyproject.read_text()).get("build-system", {}).get("requires", [])
+    return [*found, *(r for r in build if r not in found)]
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 3:
         print("usage: extra_requirements.py PYPROJECT EXTRA[,EXTRA...]", file=sys.stderr)
         return 2
     try:
-        lines = requirements(Path(argv[1]), [e for e in argv[2].split(",") if e])
+        lines = image_requirements(Path(argv[1]), [e for e in argv[2].split(",") if e])
     except (OSError, UnknownExtra, tomllib.TOMLDecodeError) as exc:
         print(f"extra_requirements: error: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,6 @@ It only composes components from the validated stack config and exports what ope
 Every cloud difference is a config value; nothing here asks which cloud it is on.
 """
 
-import dataclasses
 
 import pulumi
 
@@ -113,19 +112,16 @@ def docker_user_data(spec: NodeSpec) -> pulumi.Input[str]:
     """The pool's cloud-init; a secret when it carries the EODATA keys."""
 
     def document(keys: str | None) -> str:
-        mount = eodata_mount if spec.eodata else None
-        if mount is not None and keys is not None:
-            mount = dataclasses.replace(mount, credentials=keys)
         return cloud_init.docker_node(
             ssh_user=cfg.access.ssh_user,
             authorized_keys=cfg.access.authorized_keys,
             volume=cloud_init.DataVolume(cloud_init.DOCKER_DATA_ROOT) if spec.volume_size_gb else None,
-            eodata=mount,
+            eodata=cloud_init.with_keys(eodata_mount if spec.eodata else None, keys),
             node_mtu=cfg.network.mtu,
         )
 
     if spec.eodata and eodata_keys is not None:
-        return pulumi.Output.secret(eodata_keys.apply(document))
+        return eodata_keys.apply(document)  # secret, as the keys are
     return document(None)
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from infra.strict_model import StrictModel
+from components.secret_stand_ins import StrictModel
 
 
 class EodataConfig(StrictModel):

@@ -21,15 +21,15 @@ from typing import Any
 import pulumi
 from pydantic import ValidationError
 
+from components.secret_stand_ins import SECRET_STAND_INS, StrictModel
+from components.services_config import ServicesConfig
 from infra.cloud_config import CloudConfig, endpoint_region, s3_domain
 from infra.config_errors import ConfigError, describe_error
 from infra.dns_config import DnsConfig
 from infra.network_config import AccessConfig, NetworkConfig
 from infra.pools_config import HopsworksConfig, NodeSpec, SwarmConfig
-from infra.services_config import ServicesConfig
-from infra.stack_files import SECRET_STAND_INS, secret_stand_ins
+from infra.stack_files import secret_stand_ins
 from infra.storage_config import StorageConfig
-from infra.strict_model import StrictModel
 
 CONFIG_SECTIONS = ("cloud", "network", "access", "swarm", "hopsworks", "storage", "dns", "services")
 
@@ -139,7 +139,7 @@ def from_mapping(
     """Validate plain values (as read from YAML) into the model; errors name the dotted key.
 
     `secret_stand_ins` are the offline placeholders of `--secret` values, excused from string
-    patterns they cannot meet (see `infra.stack_files.accept_secret_stand_in`).
+    patterns they cannot meet (see `components.secret_stand_ins.accept_secret_stand_in`).
     """
     data = {"project": project, "stack": stack, **sections}
     try:

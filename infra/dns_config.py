@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from infra.strict_model import StrictModel
+from components.secret_stand_ins import StrictModel
 
 
 class DnsConfig(StrictModel):

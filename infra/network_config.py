@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from components.network import DEFAULT_MTU
-from infra.strict_model import StrictModel
+from components.secret_stand_ins import StrictModel
 
 ROLES = ("swarm", "hopsworks", "data", "interlink")
 """The private network roles every stack has (one network + subnet each)."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from components.secret_stand_ins import StrictModel
 from infra.network_config import ROLES
-from infra.strict_model import StrictModel
 
 
 class NodeSpec(StrictModel):

@@ -11,10 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from components.services_config import CubeRef, ServicesConfig
-
-__all__ = ["CubeRef", "ServicesConfig", "ServicesConfigError", "parse"]
-"""`CubeRef` and `ServicesConfig` are re-exported for the infra modules that name them."""
+from components.services_config import ServicesConfig
 
 
 class ServicesConfigError(ValueError):

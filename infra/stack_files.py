@@ -23,11 +23,6 @@ from typing import Any
 
 import yaml
 
-# the stand-ins' validation rule lives with the config models components read; infra.strict_model
-# validates with it through this module
-from components.secret_stand_ins import SECRET_STAND_INS as SECRET_STAND_INS
-from components.secret_stand_ins import accept_secret_stand_in as accept_secret_stand_in
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "secret-placeholder"
 

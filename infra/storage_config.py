@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from infra.strict_model import StrictModel
+from components.secret_stand_ins import StrictModel
 
 
 class StorageConfig(StrictModel):

@@ -12,11 +12,11 @@ import pulumi
 
 from components.catalogue.common import DATA
 from components.data_access import DataAccess
+from components.services_config import CubeRef
 from components.storage import container_name
 from infra.config import PlatformConfig
 from infra.config_errors import ConfigError
 from infra.pools_config import PoolConfig
-from infra.services_config import CubeRef
 
 
 def data_pools(cfg: PlatformConfig) -> dict[str, PoolConfig]:

@@ -152,25 +152,14 @@ def read_window(
     try:
         return np.asarray(ds[name].variable[region].values)
     except Exception:
-        problem = _damaged_chunk(uri, storage_options, name, region)
+        from cube_engine.chunkcheck import first_damaged
+
+        problem = first_damaged(uri, name, storage_options, within=region)
         if problem is None:
             raise
         raise CubeError(
             f"cannot read cube {uri}: {problem}; `cube-engine validate --deep` lists every damaged chunk"
         ) from None
-
-
-def _damaged_chunk(
-    uri: str, storage_options: dict[str, Any] | None, name: str, region: tuple[slice, ...]
-) -> str | None:
-    """The engine's line for the first chunk of `name` in `region` that cannot be decoded, or None."""
-    from cube_engine.chunkcheck import check_chunks
-
-    try:
-        found = check_chunks(uri, storage_options, names=[name], first_only=True, within=region)
-    except Exception:
-        return None
-    return found[0] if found else None
 
 
 def cube_crs(ds: xr.Dataset, y_dim: str) -> CRS:

@@ -7,8 +7,9 @@ The plan of one load:
    add keys and indexes (`semantic.indexes`), swap them in, rewrite the registry
    (`semantic.registry_rows`); time-range load into an existing cube ("append",
    `semantic.append`): delete that time range, COPY into the live table;
-4. check again that no cube-engine writer has started changing the cube in place since it was
-   opened (a writer may start during a long load: the rows read may then be a mix of old and new);
+4. check again that no cube-engine writer is changing the cube in place (a writer that starts
+   during a long load may leave the rows read a mix of old and new; one still running at this point
+   is seen, one that started and committed in between is not);
 5. commit. Any exception, a kill or a crash before the commit leaves the database as it was.
 
 Values are read block by block along the cube's own chunks and encoded by numpy

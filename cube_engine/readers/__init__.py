@@ -1,34 +1,18 @@
-"""Source formats, one module each: a module of this package that defines `READER` (a
-`SourceReader`) adds the format named by `READER.format` (and `constants.SourceFormat` lists the
-names a config may give). Nothing else switches on the format.
+"""Source formats, one module each: a module of this package defines `READER` (a `SourceReader`)
+for the format named by `READER.format`; `READERS` below lists them and `constants.SourceFormat`
+the names a config may give (a test keeps the two equal). Nothing else switches on the format.
 
-`format: auto` takes the first reader (by module name) that claims the source's first path, and
-NetCDF when none does.
+`format: auto` takes the first reader in `READERS` that claims the source's first path, and NetCDF
+when none does.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from ..errors import SourceError
+from . import geotiff, netcdf, zarr
 from .base import SourceInfo, SourceReader, VariableInfo
 
-_INFRASTRUCTURE = {"base", "handles"}
-
-
-def _load() -> dict[str, SourceReader]:
-    found: dict[str, SourceReader] = {}
-    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-        if module in _INFRASTRUCTURE:
-            continue
-        reader = getattr(importlib.import_module(f"{__name__}.{module}"), "READER", None)
-        if reader is not None:
-            found[reader.format] = reader
-    return found
-
-
-READERS: dict[str, SourceReader] = _load()
+READERS: dict[str, SourceReader] = {r.format: r for r in (geotiff.READER, netcdf.READER, zarr.READER)}
 DEFAULT_FORMAT = "netcdf"
 
 

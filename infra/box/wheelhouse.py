@@ -41,16 +41,15 @@ extra_requirements = _load_extra_requirements()
 
 def dockerfile_packages(dockerfile: Path, pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
     """The Python requirements an image installs: the extras its Dockerfile names (`ARG EXTRAS`),
-    resolved from pyproject.toml by the same script the image's build runs, plus the build tools."""
+    resolved from pyproject.toml by the same script the image's build runs (build tools included)."""
     text = dockerfile.read_text().replace("\\\n", "")
     match = re.search(r'^ARG EXTRAS="([^"]*)"', text, re.M)
     if match is None:
         raise BoxError(f"{dockerfile}: no ARG EXTRAS line")
     try:
-        found = extra_requirements.requirements(pyproject, [e for e in match.group(1).split(",") if e])
+        return extra_requirements.image_requirements(pyproject, [e for e in match.group(1).split(",") if e])
     except extra_requirements.UnknownExtra as exc:
         raise BoxError(f"{dockerfile}: {exc}") from exc
-    return [*found, "setuptools>=77", "wheel"]
 
 
 def image_python(api: docker.APIClient, image: str) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 from components.data_access import S3_CREDENTIALS_KEY
 from infra.invariants.topology import (
     DEFAULT_DATA_ROOT,
+    DOCKER_SECRET,
     SwarmNode,
     SwarmServiceView,
     SwarmTopology,
@@ -38,7 +39,6 @@ from infra.policy_model import PolicyContext, Violation
 
 POLICY = "storage-wiring"
 CONTAINER = "openstack:objectstorage/container:Container"
-DOCKER_SECRET = "docker:index/secret:Secret"
 SECRETS_DIR = "/run/secrets"
 CREDENTIAL_SECRET_SUFFIX = "-secret-" + S3_CREDENTIALS_KEY.replace("_", "-")
 """How PlatformServices names the Docker secret resource holding the shared-credentials file."""

@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-SEC_GROUP_RULE = "openstack:networking/secGroupRule:SecGroupRule"
-INSTANCE = "openstack:compute/instance:Instance"
-PORT = "openstack:networking/port:Port"
+from infra.invariants.topology import DOCKER_SERVICE, INSTANCE, PORT, SEC_GROUP_RULE
+
+__all__ = [
+    "DOCKER_CONTAINER",
+    "DOCKER_REMOTE_IMAGE",
+    "DOCKER_SERVICE",
+    "INSTANCE",
+    "PORT",
+    "ROUTER",
+    "SEC_GROUP_RULE",
+    "walk",
+]
+
 ROUTER = "openstack:networking/router:Router"
-DOCKER_SERVICE = "docker:index/service:Service"
 DOCKER_CONTAINER = "docker:index/container:Container"
 DOCKER_REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 

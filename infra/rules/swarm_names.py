@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import re
 
+from components.service_spec import SWARM_OBJECT_NAME_MAX
+from infra.invariants.topology import DOCKER_CONFIG, DOCKER_SECRET, DOCKER_SERVICE
 from infra.manifest import ResourceRecord, is_secret
 from infra.policy_model import PolicyContext, Violation
 
+_OBJECT_NAME = (
+    re.compile(rf"[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{{0,{SWARM_OBJECT_NAME_MAX - 2}}}[a-zA-Z0-9])?"),
+    f"at most {SWARM_OBJECT_NAME_MAX} characters of [a-zA-Z0-9-_.], starting and ending alphanumeric",
+)
 RULES: dict[str, tuple[re.Pattern[str], str]] = {
-    "docker:index/secret:Secret": (
-        re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9])?"),
-        "at most 64 characters of [a-zA-Z0-9-_.], starting and ending alphanumeric",
-    ),
-    "docker:index/serviceConfig:ServiceConfig": (
-        re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9])?"),
-        "at most 64 characters of [a-zA-Z0-9-_.], starting and ending alphanumeric",
-    ),
-    "docker:index/service:Service": (
+    DOCKER_SECRET: _OBJECT_NAME,
+    DOCKER_CONFIG: _OBJECT_NAME,
+    DOCKER_SERVICE: (
         re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"),
         "a DNS label: at most 63 characters of [a-zA-Z0-9-], starting and ending alphanumeric",
     ),

@@ -1,7 +1,7 @@
 """The loader opens cubes through the engine's access layer: it never reads a cube that an engine
 transaction has left half-written on object storage. A live writer's cube is refused with one line;
 a killed writer's cube is rolled back first, and the load holds the cube as it was before. A writer
-that starts during a load is seen before the commit: the load rolls back."""
+that starts during a load and is still running at its commit is seen: the load rolls back."""
 
 from __future__ import annotations
 

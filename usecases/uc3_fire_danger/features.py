@@ -95,14 +95,14 @@ def cell_days(table: xr.Dataset) -> int:
     return int(np.prod([table.sizes[d] for d in DIMS]))
 
 
-def parse_max_rows(text: str, name: str = "UC3_MAX_ROWS") -> int:
+def parse_max_rows(text: str) -> int:
     """The row budget from its environment variable: a whole number >= 1, else one line naming it."""
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
-        raise ValueError(f"{name} must be a whole number of rows >= 1, got {text!r}")
+        raise ValueError(f"UC3_MAX_ROWS must be a whole number of rows >= 1, got {text!r}")
     return value
 
 
