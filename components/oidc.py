@@ -75,6 +75,9 @@ class OidcClient:
     name: str
     redirect_paths: tuple[str, ...] = ()
     """Site-relative callback paths, e.g. `/grafana/login/generic_oauth`."""
+    post_logout_paths: tuple[str, ...] = ()
+    """Site-relative pages the module sends people back to after signing out at the provider (its
+    `post_logout_redirect_uri`): Hydra refuses a logout whose return address it does not know."""
     grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
     scopes: tuple[str, ...] = USER_SCOPES
     token_endpoint_auth_method: str = "client_secret_basic"
@@ -85,13 +88,13 @@ class OidcClient:
         if not _ID.fullmatch(self.client_id):
             raise ClientError(f"client id {self.client_id!r} must be a lower-case word")
         machine = self.grant_types == ("client_credentials",)
-        if machine and (self.redirect_paths or self.role is None):
+        if machine and (self.redirect_paths or self.post_logout_paths or self.role is None):
             raise ClientError(f"{self.client_id}: a machine client has a role and no redirect")
         if not machine and ("authorization_code" not in self.grant_types or not self.redirect_paths):
             raise ClientError(f"{self.client_id}: a sign-in client needs authorization_code and a redirect")
         if not machine and self.role is not None:
             raise ClientError(f"{self.client_id}: a sign-in client takes the role of the person signing in")
-        for path in self.redirect_paths:
+        for path in (*self.redirect_paths, *self.post_logout_paths):
             if not path.startswith("/") or "//" in path or ".." in path:
                 raise ClientError(f"{self.client_id}: redirect path {path!r} must be site-relative")
 
@@ -111,6 +114,9 @@ class OidcClient:
     def redirect_uris(self, base_url: str) -> list[str]:
         return [base_url.rstrip("/") + path for path in self.redirect_paths]
 
+    def post_logout_redirect_uris(self, base_url: str) -> list[str]:
+        return [base_url.rstrip("/") + path for path in self.post_logout_paths]
+
     def registration(self, base_url: str) -> dict[str, object]:
         """The client as Hydra's admin API takes it (`POST /admin/clients`), without its secret."""
         return {
@@ -120,6 +126,7 @@ class OidcClient:
             "response_types": [] if self.machine else ["code"],
             "scope": " ".join(self.scopes),
             "redirect_uris": self.redirect_uris(base_url),
+            "post_logout_redirect_uris": self.post_logout_redirect_uris(base_url),
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "skip_consent": True,
             "metadata": {"role": self.role} if self.role else {},

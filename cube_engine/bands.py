@@ -7,7 +7,6 @@ different threads), or `run_task` for both at once (the Dask path).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,8 +74,6 @@ def _sub_window(window: Window, outer: Window) -> Window:
 def read_band(plan: CubePlan, task: ChunkTask) -> Band | None:
     """Read the task's source window of every observation in its time block once and aggregate it
     in time; None when no output chunk of the task gets data."""
-    if plan.settings.task_delay:
-        time.sleep(plan.settings.task_delay)  # test hook: the kill-mid-write tests
     info = plan.sources[task.source]
     source_plan, periods = plan.source_plans[task.source], plan.obs_period[task.source]
     var = info.variables[task.variable].config

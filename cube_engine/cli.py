@@ -2,18 +2,17 @@
 
 The command is a process of its own, so `gen` and `append` let glibc keep freed memory in its heap
 while they run (`memory.reuse_heap_memory`, off with `CUBE_ENGINE_MALLOC_TUNING=0`); the library
-itself never changes the allocator. Every command catches `CubeEngineError` at the boundary and
-prints it as one line on stderr with exit code 2 (`--traceback` shows the Python traceback
-instead). `validate` exits 1 when the cube has problems (one line each).
+itself never changes the allocator. Errors have the platform's one form (`deepcube.cli`): a
+`CubeEngineError` or a usage mistake is one line on stderr, `cube-engine: error: <message>`, with
+exit code 2 (`cube-engine --traceback <command>` shows the Python traceback instead). `validate`
+exits 1 when the cube has problems (one line each on stdout, then the error line).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -22,65 +21,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from deepcube.cli import Boundary, CliApp
+
 from .errors import CubeEngineError
 
-
-class _OneLineTyper(typer.Typer):
-    """Usage mistakes (a missing argument, an invalid option value, an unknown command) are bad input
-    like any other: one line on stderr naming the option, exit code 2 (not click's usage panel)."""
-
-    def __call__(self, *args, **kwargs):
-        try:  # typer >= 0.20 ships its own copy of click
-            from typer._click import exceptions as click_errors
-        except ImportError:  # pragma: no cover
-            from click import exceptions as click_errors
-
-        command = typer.main.get_command(self)
-        try:
-            code = command.main(*args, standalone_mode=False, **kwargs)
-        except click_errors.NoArgsIsHelpError as exc:
-            exc.show()
-            sys.exit(exc.exit_code)
-        except click_errors.UsageError as exc:
-            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
-            err.print(f"[red]Error:[/red] {exc.format_message()}{where}", highlight=False)
-            sys.exit(2)
-        except typer.Abort:
-            err.print("Aborted.")
-            sys.exit(1)
-        sys.exit(code if isinstance(code, int) else 0)
-
-
-app = _OneLineTyper(
-    add_completion=False,
+BOUNDARY = Boundary("cube-engine", CubeEngineError)
+app = CliApp(
+    BOUNDARY,
     no_args_is_help=True,
     help="Build analysis-ready Zarr cubes from EO and weather sources.",
 )
 # Format 3 cubes carry consolidated metadata on purpose (one read opens the cube); zarr's notice
 # about it is not something a user can act on, and would break the one-line error contract.
 warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part", category=UserWarning)
-err = Console(stderr=True, soft_wrap=True)  # one message, one line (also when piped)
+err = Console(stderr=True, soft_wrap=True)  # progress bars and warnings, one line each (also when piped)
 out = Console(soft_wrap=True)
-
-Traceback = Annotated[bool, typer.Option("--traceback", help="Show the Python traceback on errors.")]
-
-
-def _boundary(func: Callable) -> Callable:
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        show = kwargs.get("traceback", False)
-        try:
-            return func(*args, **kwargs)
-        except CubeEngineError as exc:
-            if show:
-                raise
-            err.print(f"[red]Error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            err.print("Interrupted.")
-            raise typer.Exit(130) from None
-
-    return wrapper
 
 
 class _Bar:
@@ -120,8 +75,7 @@ def _heap_tuning():
 
 
 @app.command()
-@_boundary
-def schema(traceback: Traceback = False) -> None:
+def schema() -> None:
     """Print the JSON schema of the cube configuration."""
     from .config import config_schema
 
@@ -142,7 +96,6 @@ def _report(result, verb: str) -> None:
 
 
 @app.command()
-@_boundary
 def gen(
     config: Annotated[Path, typer.Argument(help="Cube config YAML.")],
     output: Annotated[str | None, typer.Option("--output", "-o", help="Override output.path.")] = None,
@@ -150,7 +103,6 @@ def gen(
         str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786.")
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Local threads (default: CPU count).")] = None,
-    traceback: Traceback = False,
 ) -> None:
     """Build the cube and publish it atomically."""
     from . import api
@@ -163,13 +115,11 @@ def gen(
 
 
 @app.command()
-@_boundary
 def append(
     config: Annotated[Path, typer.Argument(help="Cube config YAML (the one the cube was built from).")],
     output: Annotated[str | None, typer.Option("--output", "-o", help="Override output.path.")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
     workers: Annotated[int | None, typer.Option(help="Local threads.")] = None,
-    traceback: Traceback = False,
 ) -> None:
     """Add what the sources hold after the cube's last step (up to time.end, if set); the cube is
     unchanged until the new steps are published. Nothing new: a note, exit code 0."""
@@ -196,14 +146,12 @@ def _parse_chunks(text: str | None) -> dict[str, int] | None:
 
 
 @app.command()
-@_boundary
 def rechunk(
     cube: Annotated[str, typer.Argument(help="Input cube (folder or s3:// URL).")],
     output: Annotated[str, typer.Option("--output", "-o", help="Output cube.")],
     preset: Annotated[str | None, typer.Option(help="timeseries or image.")] = None,
     chunks: Annotated[str | None, typer.Option(help="Explicit chunks, e.g. time=256,y=64,x=64.")] = None,
     memory: Annotated[int, typer.Option(help="Memory budget per slab in MB.")] = 256,
-    traceback: Traceback = False,
 ) -> None:
     """Rewrite a cube with other chunks, in bounded memory."""
     from .rechunk import rechunk as do_rechunk
@@ -223,11 +171,9 @@ def rechunk(
 
 
 @app.command()
-@_boundary
 def info(
     cube: Annotated[str, typer.Argument(help="Cube folder or s3:// URL.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the info as JSON.")] = False,
-    traceback: Traceback = False,
 ) -> None:
     """Show dims, variables, chunks, time coverage and size."""
     from .inspection import cube_info, open_for_inspection
@@ -255,7 +201,6 @@ def info(
 
 
 @app.command()
-@_boundary
 def validate(
     cube: Annotated[str, typer.Argument(help="Cube folder or s3:// URL.")],
     deep: Annotated[
@@ -266,7 +211,6 @@ def validate(
             "(default: deep when the cube is under CUBE_ENGINE_DEEP_VALIDATE_MB, 512 MiB).",
         ),
     ] = None,
-    traceback: Traceback = False,
 ) -> None:
     """Check conventions (and every chunk's bytes); one line per problem on stdout, exit 1 if any."""
     from .chunkcheck import check_chunks, stored_megabytes
@@ -283,16 +227,12 @@ def validate(
         sys.stdout.write(f"{cube}: {problem}\n")
     if problems:
         many = f"{len(problems)} problems, the first: " if len(problems) > 1 else ""
-        err.print(
-            f"[red]Error:[/red] {cube} is not valid: {many}{problems[0]}", highlight=False, soft_wrap=True
-        )
-        raise typer.Exit(1)
+        BOUNDARY.fail(f"{cube} is not valid: {many}{problems[0]}", code=1)
     checked = "every chunk decoded" if deep else "metadata only; --deep decodes every chunk"
     out.print(f"{cube}: valid ({checked})", highlight=False)
 
 
 @app.command()
-@_boundary
 def preview(
     cube: Annotated[str, typer.Argument(help="Cube folder or s3:// URL.")],
     var: Annotated[str, typer.Option("--var", help="Variable to draw.")],
@@ -300,7 +240,6 @@ def preview(
     time: Annotated[
         str | None, typer.Option("--time", help="Time to draw (the step whose period holds it).")
     ] = None,
-    traceback: Traceback = False,
 ) -> None:
     """Write a PNG map of one slice with a colour bar and a title."""
     from .api import open_cube
@@ -313,7 +252,6 @@ def preview(
 
 
 @app.command("demo-data")
-@_boundary
 def demo_data(
     directory: Annotated[Path, typer.Argument(help="Folder to write the sample inputs and cube.yaml into.")],
     days: Annotated[int, typer.Option(min=1, help="Days of sample inputs to write.")] = 10,
@@ -321,7 +259,6 @@ def demo_data(
         int | None,
         typer.Option(min=1, help="Instead: add this many days after the last one in DIR (for append)."),
     ] = None,
-    traceback: Traceback = False,
 ) -> None:
     """Write a small, realistic sample input set and DIR/cube.yaml that builds DIR/cube.zarr (its
     time axis is open-ended: `append` adds the days that `--extend` writes later)."""

@@ -1,7 +1,8 @@
 """The cube configuration: YAML -> pydantic model -> normalised, validated `CubeConfig`.
 
-Every validation problem is reported in one form, "Invalid configuration: <msg> for <dotted.path>",
-so a user can find the offending key in the YAML without reading a traceback.
+Every validation problem is reported in the platform's one form, "Invalid configuration: <msg> for
+<dotted.path>" (`deepcube.config_errors`; the file it is in follows, when there is one), so a user
+can find the offending key in the YAML without reading a traceback.
 """
 
 from __future__ import annotations
@@ -15,9 +16,25 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .config_errors import format_errors
-from .constants import Aggregation, ChunkPreset, CompressorName, ResamplingMethod, SourceFormat, ZarrFormat
+from deepcube.config_errors import describe_validation_error, in_file
+
+from .constants import (
+    CHUNK_PRESETS,
+    Aggregation,
+    ChunkPreset,
+    CompressorName,
+    ResamplingMethod,
+    SourceFormat,
+    ZarrFormat,
+)
 from .errors import ConfigError
+
+HINTS = {
+    "chunks": "expected a preset ({}) or a mapping such as {{time: 8, y: 256, x: 256}}".format(
+        " or ".join(repr(p) for p in CHUNK_PRESETS)
+    ),
+}
+"""What a key expects, in the cube's words, when its value has the wrong type."""
 
 
 class _Model(BaseModel):
@@ -199,7 +216,7 @@ def parse_config(data: Any, base_dir: Path | None = None) -> CubeConfig:
     try:
         config = CubeConfig.model_validate(data)
     except ValidationError as exc:
-        raise format_errors(exc.errors(), CubeConfig) from None
+        raise ConfigError(describe_validation_error(exc, CubeConfig, hints=HINTS)) from None
     if base_dir is not None:
         config = resolve_paths(config, base_dir)
     return config
@@ -233,13 +250,13 @@ def load_config(path: str | Path, output: str | None = None) -> CubeConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", str(path)) from None
+        raise ConfigError(in_file(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", path)) from None
     if isinstance(data, dict) and output is not None:
         data = {**data, "output": {**(data.get("output") or {}), "path": output}}
     try:
         config = parse_config(data, base_dir=path.parent.resolve())
     except ConfigError as exc:
-        raise ConfigError(f"{str(exc).removeprefix('Invalid configuration: ')} (in {path})") from None
+        raise ConfigError(in_file(str(exc), path)) from None
     if output is not None and "://" not in output:
         config = config.model_copy(
             update={"output": config.output.model_copy(update={"path": str(Path(output).resolve())})}

@@ -9,7 +9,6 @@ memoise per-tile operators internally, behind a lock, which is not part of its v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,13 +39,12 @@ class ChunkTask:
 @dataclass(frozen=True)
 class AppendTarget:
     """What an append adds to: the published cube at `cube_path` with `existing` time steps, whose
-    kept steps of a partial last time block are read from it, and the full shapes of its
-    time-dependent arrays once the new steps are in (chunks are written beyond the published
-    shape before the commit point)."""
+    kept steps of a partial last time block are read from it, and its time-dependent arrays
+    (`timed`), which grow to the plan's whole time axis (see `CubePlan.array_shape`)."""
 
     cube_path: str
     existing: int
-    array_shapes: Mapping[str, tuple[int, ...]]
+    timed: frozenset[str]
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,5 +74,9 @@ class CubePlan:
         return self.append.existing if self.append is not None else 0
 
     def array_shape(self, name: str) -> tuple[int, ...] | None:
-        """The shape chunks of `name` are written against, when it differs from the stored one."""
-        return self.append.array_shapes.get(name) if self.append is not None else None
+        """The shape chunks of `name` are written against, when it differs from the stored one: in
+        an append, a time-dependent array's shape once the new steps are in (its chunks are written
+        beyond the published shape before the commit point); None otherwise."""
+        if self.append is None or name not in self.append.timed:
+            return None
+        return (len(self.times), *self.grid.shape)

@@ -6,19 +6,20 @@ The CLI catches `CubeEngineError` at the command boundary and prints its message
 
 from __future__ import annotations
 
+from deepcube.config_errors import invalid
+
 
 class CubeEngineError(Exception):
     """Base class of every error the engine reports to users (as opposed to bugs)."""
 
 
 class ConfigError(CubeEngineError):
-    """The configuration is invalid; the message has the form
-    "Invalid configuration: <msg> for <dotted.path>"."""
+    """The configuration is invalid; the message has the platform's one form
+    "Invalid configuration: <msg> for <dotted.path>" (`deepcube.config_errors`)."""
 
     def __init__(self, message: str, path: str | None = None):
         self.path = path
-        where = f" for {path}" if path else ""
-        super().__init__(f"Invalid configuration: {message}{where}")
+        super().__init__(invalid(message, path))
 
 
 class SourceError(CubeEngineError):

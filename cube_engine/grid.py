@@ -185,18 +185,6 @@ def transformer_between(src: CRS, dst: CRS) -> Transformer:
     return transformer
 
 
-def transform_points(src: CRS, dst: CRS, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    transformer = transformer_between(src, dst)
-    try:
-        out_x, out_y = transformer.transform(x, y, errcheck=False)
-    except ProjError as exc:
-        raise GridError(f"no transformation from {src.to_string()} to {dst.to_string()}: {exc}") from None
-    out_x, out_y = np.asarray(out_x, dtype="float64"), np.asarray(out_y, dtype="float64")
-    if not (np.isfinite(out_x).any() and np.isfinite(out_y).any()):
-        raise GridError(f"no transformation from {src.to_string()} to {dst.to_string()}")
-    return out_x, out_y
-
-
 def crs_cf_attrs(crs: CRS) -> dict:
     """CF grid-mapping attributes for the scalar `crs` variable (plus GDAL's `spatial_ref`)."""
     attrs = {k: v for k, v in crs.to_cf().items() if v is not None}

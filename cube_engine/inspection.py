@@ -6,8 +6,6 @@ them and exit non-zero; it never stops at the first problem.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import xarray as xr
 from pydantic import BaseModel
@@ -15,7 +13,7 @@ from pydantic import BaseModel
 from .constants import CONVENTIONS, CRS_VAR, GEOGRAPHIC_DIMS, PROJECTED_DIMS, TIME_DIM
 from .errors import GridError, StoreError
 from .grid import regular_step
-from .storage import filesystem, is_remote, normalise_options
+from .storage import filesystem, is_remote
 
 
 class VariableSummary(BaseModel):
@@ -189,18 +187,17 @@ def validate_cube(ds: xr.Dataset, consolidated: bool = True) -> list[str]:
 
 
 def open_for_inspection(path: str, storage_options: dict | None = None) -> tuple[xr.Dataset, bool]:
-    """Open with consolidated metadata if present (and say whether it was). What a killed writer
-    left is recovered first (`publish.recover`)."""
-    from .api import open_cube
+    """Open with consolidated metadata if present (and say whether it was), else without.
+
+    Both opens go through `access.open_cube`, so what a killed writer left is recovered first and
+    a store that cannot be reached fails at its one reachability check each time, instead of
+    Zarr retrying every metadata key of a dead endpoint before the error is shown."""
+    from .access import open_cube
 
     try:
         return open_cube(path, storage_options), True
-    except StoreError:
-        pass
-    kwargs: dict[str, Any] = (
-        {"storage_options": normalise_options(path, storage_options)} if is_remote(path) else {}
-    )
-    try:
-        return xr.open_zarr(path, consolidated=False, **kwargs), False
-    except Exception:
-        return open_cube(path, storage_options), True  # raises the consolidated open's error
+    except StoreError as consolidated_failure:
+        try:
+            return open_cube(path, storage_options, consolidated=False), False
+        except StoreError:
+            raise consolidated_failure from None

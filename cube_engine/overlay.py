@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 from .journal import MANIFEST, journal_root, object_path
-from .settings import load_settings
 from .storage import filesystem, is_remote, protocol
 
 LOCAL_STAGE = ".append-"
@@ -69,10 +68,15 @@ def publication_order(keys: Iterable[str]) -> list[str]:
     return sorted(keys, key=lambda k: (rank(k), k))
 
 
-def _publish_delay() -> float:
-    """Test hook (`CUBE_ENGINE_PUBLISH_DELAY`): seconds per moved object, for the
-    kill-during-publication tests."""
-    return load_settings().publish_delay
+def move_local(src: str, dst: str) -> None:
+    """Move one staged file into the cube folder (atomic on one file system)."""
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    os.replace(src, dst)
+
+
+def copy_object(fs, src: str, dst: str) -> None:
+    """Copy one staged object over the cube's (the journal keeps the staged copy until commit)."""
+    fs.copy(src, dst)
 
 
 class StagedAppend:
@@ -166,30 +170,22 @@ class StagedAppend:
 
 
 def _roll_forward_local(target: str, stage: str, keys: list[str]) -> None:
-    delay = _publish_delay()
     for key in keys:
         src = os.path.join(stage, key)
         if not os.path.exists(src):
             continue  # moved already (by the run, or by an earlier recovery)
-        if delay:
-            time.sleep(delay)
-        dst = os.path.join(target, key)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        os.replace(src, dst)
+        move_local(src, os.path.join(target, key))
     with contextlib.suppress(FileNotFoundError):
         os.remove(os.path.join(stage, LOCAL_MANIFEST))
     shutil.rmtree(stage, ignore_errors=True)
 
 
 def _roll_forward_remote(fs, target: str, journal: str, keys: list[str], staged: set[str]) -> None:
-    delay = _publish_delay()
     base, stage = object_path(target), f"{journal}/stage"
     for key in keys:
         if key not in staged:
             continue
-        if delay:
-            time.sleep(delay)
-        fs.copy(f"{stage}/{key}", f"{base}/{key}")
+        copy_object(fs, f"{stage}/{key}", f"{base}/{key}")
     with contextlib.suppress(FileNotFoundError):
         fs.rm_file(f"{journal}/{MANIFEST}")
     with contextlib.suppress(FileNotFoundError):

@@ -23,7 +23,7 @@ point, so a tile's positions are bit for bit the ones a whole-grid computation w
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,9 +50,9 @@ _AXIS_BLOCK = 65536  # separable overlap test: target positions per block
 _POSITIONS_BYTES = 64 * 2**20  # memoised reprojection positions per plan
 
 
-def _centres(origin: float, step: float, start: int, stop: int) -> np.ndarray:
-    """Pixel-centre coordinates of indices [start, stop) (the same values as Grid.x / Grid.y)."""
-    return origin + (np.arange(start, stop) + 0.5) * step
+def _centres(origin: float, step: float, index: np.ndarray) -> np.ndarray:
+    """Pixel-centre coordinates of pixel indices (over a range, the same values as Grid.x / Grid.y)."""
+    return origin + (index + 0.5) * step
 
 
 def _edges(origin: float, step: float, start: int, stop: int) -> np.ndarray:
@@ -67,7 +67,6 @@ class SourcePlan:
     source: Grid
     target: Grid
     scale: float = 1.0  # target pixel size / source pixel size (geometric mean over axes)
-
 
     # -- method choice ------------------------------------------------------------------------------
     def resolve_method(self, method: str) -> str:
@@ -89,6 +88,18 @@ class SourcePlan:
     def read_window(self, method: str, rows: slice, cols: slice) -> Window | None:
         """The source pixel window a target tile needs, or None when the tile misses the source."""
         raise NotImplementedError
+
+    def tile_windows(self, method: str, rows: Sequence[slice], cols: Sequence[slice]) -> np.ndarray:
+        """The windows of every tile rows[i] x cols[j] at once, for sizing bands over a whole grid of
+        tiles: int64 (len(rows), len(cols), 4) of (y0, y1, x0, x1), all 0 (empty) where the tile
+        misses the source (a tile that hits it never has an empty window). Tile by tile here."""
+        out = np.zeros((len(rows), len(cols), 4), dtype="int64")
+        for i, tile_rows in enumerate(rows):
+            for j, tile_cols in enumerate(cols):
+                window = self.read_window(method, tile_rows, tile_cols)
+                if window is not None:
+                    out[i, j] = (window[0].start, window[0].stop, window[1].start, window[1].stop)
+        return out
 
     def resample_window(self, cut: np.ndarray, method: str, rows: slice, cols: slice, window: Window):
         """Resample (..., wy, wx) source data cut to `window` onto the target tile (rows, cols)."""
@@ -117,8 +128,10 @@ class SeparablePlan(SourcePlan):
         """Fractional source positions of target centres [start, stop) and edges [start, stop]."""
         t, s = self.target.transform, self.source.transform
         if axis == "x":
-            return (_centres(t.c, t.a, start, stop) - s.c) / s.a, (_edges(t.c, t.a, start, stop) - s.c) / s.a
-        return (_centres(t.f, t.e, start, stop) - s.f) / s.e, (_edges(t.f, t.e, start, stop) - s.f) / s.e
+            centres, edges = _centres(t.c, t.a, np.arange(start, stop)), _edges(t.c, t.a, start, stop)
+            return (centres - s.c) / s.a, (edges - s.c) / s.a
+        centres, edges = _centres(t.f, t.e, np.arange(start, stop)), _edges(t.f, t.e, start, stop)
+        return (centres - s.f) / s.e, (edges - s.f) / s.e
 
     def _axis_op(self, method: str, axis: str, span: slice) -> AxisOp | None:
         """One axis' operator: it depends on that axis' range only, so every tile of a row (or a
@@ -155,6 +168,25 @@ class SeparablePlan(SourcePlan):
             return None
         return slice(ops[0].lo, ops[0].hi), slice(ops[1].lo, ops[1].hi)
 
+    def tile_windows(self, method: str, rows: Sequence[slice], cols: Sequence[slice]) -> np.ndarray:
+        """A tile's window is its row's span times its column's span: one operator per tile row and
+        per tile column, not per tile, so a grid of millions of tiles costs thousands of operators."""
+        method = self.resolve_method(method)
+
+        def spans(axis: str, tiles: Sequence[slice]) -> np.ndarray:
+            found = np.zeros((len(tiles), 2), dtype="int64")
+            for k, span in enumerate(tiles):
+                op = self._axis_op(method, axis, span)
+                if op is not None:
+                    found[k] = (op.lo, op.hi)
+            return found
+
+        ys, xs = spans("y", rows), spans("x", cols)
+        out = np.zeros((len(rows), len(cols), 4), dtype="int64")
+        out[..., :2], out[..., 2:] = ys[:, None], xs[None]
+        out[(ys[:, 1] == ys[:, 0])[:, None] | (xs[:, 1] == xs[:, 0])[None]] = 0
+        return out
+
     def resample_window(self, cut: np.ndarray, method: str, rows: slice, cols: slice, window: Window):
         method = self.resolve_method(method)
         op_y, op_x = self._axis_ops(method, rows, cols)
@@ -165,6 +197,10 @@ class SeparablePlan(SourcePlan):
 def _transformer(src_wkt: str, dst_wkt: str):
     """One pyproj Transformer per CRS pair and process (pyproj >= 3.1 Transformers are thread-safe)."""
     return transformer_between(CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt))
+
+
+def _no_transformation(plan: SourcePlan) -> str:
+    return f"no transformation from {plan.target.crs.to_string()} to {plan.source.crs.to_string()}"
 
 
 def _nbytes(positions: tuple[np.ndarray, np.ndarray]) -> int:
@@ -186,7 +222,6 @@ class ReprojectedPlan(SourcePlan):
     _windows: LockedLRU = field(default_factory=_new_windows, repr=False)
     _positions_memo: LockedLRU = field(default_factory=_new_positions, repr=False)
 
-
     @property
     def coarsen_factor(self) -> int:
         return max(1, round(self.scale))
@@ -201,19 +236,21 @@ class ReprojectedPlan(SourcePlan):
         )
 
     def _compute(self, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
+        return self.source_positions(np.arange(rows.start, rows.stop), np.arange(cols.start, cols.stop))
+
+    def source_positions(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(fy, fx): fractional source positions of the centres of target pixels rows x cols (index
+        arrays; a 2-D lattice, not necessarily contiguous). The one place target centres meet PROJ,
+        so a tile, a piece and the scale's sample lattice get the same values for the same pixel;
+        a GridError when PROJ has no transformation between the two CRSs."""
         t, s = self.target.transform, self.source.transform
-        xx, yy = np.meshgrid(
-            _centres(t.c, t.a, cols.start, cols.stop), _centres(t.f, t.e, rows.start, rows.stop)
-        )
-        transformer = _transformer(*self._wkts())
+        xx, yy = np.meshgrid(_centres(t.c, t.a, cols), _centres(t.f, t.e, rows))
         try:
-            sx, sy = transformer.transform(xx.ravel(), yy.ravel(), errcheck=False)
+            sx, sy = _transformer(*self._wkts()).transform(xx.ravel(), yy.ravel(), errcheck=False)
         except ProjError as exc:
-            target, source = self.target.crs.to_string(), self.source.crs.to_string()
-            raise GridError(f"no transformation from {target} to {source}: {exc}") from None
-        shape = xx.shape
-        fx = ((np.asarray(sx, dtype="float64") - s.c) / s.a).reshape(shape)
-        fy = ((np.asarray(sy, dtype="float64") - s.f) / s.e).reshape(shape)
+            raise GridError(f"{_no_transformation(self)}: {exc}") from None
+        fx = ((np.asarray(sx, dtype="float64") - s.c) / s.a).reshape(xx.shape)
+        fy = ((np.asarray(sy, dtype="float64") - s.f) / s.e).reshape(xx.shape)
         return fy, fx
 
     def _pieces(self, rows: slice, cols: slice):
@@ -337,18 +374,9 @@ def _reprojection_scale(plan: ReprojectedPlan) -> float:
     # The lattice of sampled pixels and their right and lower neighbours.
     lat_rows = np.unique(np.concatenate([rows, rows[rows + 1 < target.height] + 1]))
     lat_cols = np.unique(np.concatenate([cols, cols[cols + 1 < target.width] + 1]))
-    t, s = target.transform, plan.source.transform
-    xx, yy = np.meshgrid(t.c + (lat_cols + 0.5) * t.a, t.f + (lat_rows + 0.5) * t.e)
-    try:
-        sx, sy = _transformer(*plan._wkts()).transform(xx.ravel(), yy.ravel(), errcheck=False)
-    except ProjError as exc:
-        raise GridError(
-            f"no transformation from {target.crs.to_string()} to {plan.source.crs.to_string()}: {exc}"
-        ) from None
-    fx = ((np.asarray(sx, dtype="float64") - s.c) / s.a).reshape(xx.shape)
-    fy = ((np.asarray(sy, dtype="float64") - s.f) / s.e).reshape(xx.shape)
+    fy, fx = plan.source_positions(lat_rows, lat_cols)
     if not (np.isfinite(fx) & np.isfinite(fy)).any():
-        raise GridError(f"no transformation from {target.crs.to_string()} to {plan.source.crs.to_string()}")
+        raise GridError(_no_transformation(plan))
     if target.width <= 1 or target.height <= 1:
         return 1.0
     ri = np.searchsorted(lat_rows, rows)

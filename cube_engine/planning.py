@@ -136,8 +136,7 @@ def build_plan(
     else:
         times = extension.cube_times.append(extension.starts)
         chunks = extension.chunks
-        shapes = {name: (len(times), *grid.shape) for name in extension.timed}
-        append = AppendTarget(extension.cube_path, offset, shapes)
+        append = AppendTarget(extension.cube_path, offset, frozenset(extension.timed))
     tasks = chunk_tasks(
         infos,
         plans,

@@ -2,12 +2,13 @@
 
 They tune resources, not results: a cube is the same whatever they say. They are read where they
 are needed and when: once per run for what a run uses (`load_settings()` while the plan is built:
-the task memory budget, the fault-injection delays), once per process for what the process owns
+the task memory budget), once per process for what the process owns
 (`process_settings()`: the open-file cache and netCDF's chunk cache, shared by every run of a
 Dask worker or a notebook), and at the moment of use for the download cache folder and lock
 expiry (a test or a notebook may change them between runs).
 
-A bad value is one line naming the variable (a `ConfigError`), never a traceback.
+A bad value is one line naming the variable (a `ConfigError` in the platform's one form, see
+`deepcube.config_errors`), never a traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from deepcube.config_errors import describe_validation_error
 
 from .errors import ConfigError
 
@@ -62,13 +65,6 @@ class EngineSettings(BaseSettings):
     deep_validate_mb: float = Field(
         512.0, ge=0, description="`validate` decodes every chunk of cubes up to this size (MiB) by default."
     )
-    # Test hooks: fault injection for the kill tests; zero in normal use.
-    task_delay: float = Field(
-        0.0, ge=0, description="Test hook: seconds each chunk task sleeps before reading (kill mid-write)."
-    )
-    publish_delay: float = Field(
-        0.0, ge=0, description="Test hook: seconds per object moved while publishing (kill mid-publish)."
-    )
 
     @property
     def task_budget(self) -> int:
@@ -81,9 +77,13 @@ def load_settings() -> EngineSettings:
     try:
         return EngineSettings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = ENV_PREFIX + str(first["loc"][0]).upper() if first.get("loc") else ENV_PREFIX + "*"
-        raise ConfigError(first["msg"], name) from None
+        line = describe_validation_error(exc, EngineSettings, location=_variable)
+        raise ConfigError(line) from None
+
+
+def _variable(path: tuple) -> str:
+    """A settings field as the environment variable that sets it."""
+    return ENV_PREFIX + (str(path[0]).upper() if path else "*")
 
 
 @functools.cache

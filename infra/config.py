@@ -9,7 +9,8 @@ Sections (top-level keys of the stack config, `deepcube-platform:<section>`):
 model lives in its own module (`cloud_config`, `network_config` for `network` and `access`,
 `pools_config` for `swarm` and `hopsworks`, `storage_config`, `dns_config`, `services_config`);
 here they are put together, checked across sections and loaded. Other keys (e.g. `policy`) belong
-to other readers and are never read here; error messages are `infra.config_errors`.
+to other readers and are never read here. Every error has the platform's one form,
+`Invalid configuration: <message> for <dotted.key>` (`deepcube.config_errors`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from pydantic import ValidationError
 
 from components.secret_stand_ins import SECRET_STAND_INS, StrictModel
 from components.services_config import ServicesConfig
+from deepcube.config_errors import describe_validation_error, invalid
 from infra.cloud_config import CloudConfig, endpoint_region, s3_domain
-from infra.config_errors import ConfigError, describe_error
+from infra.config_errors import MOVED_KEYS, ConfigError
 from infra.dns_config import DnsConfig
 from infra.network_config import AccessConfig, NetworkConfig
 from infra.pools_config import HopsworksConfig, NodeSpec, SwarmConfig
@@ -67,29 +69,23 @@ def _cross_check(cfg: PlatformConfig) -> None:
     for key, spec in cfg.node_specs().items():
         primary, *links = spec.networks
         if not getattr(cfg.network.roles, primary).routed:
-            raise ConfigError(
-                f"Invalid configuration: the first network {primary!r} must be routed for {key}.networks"
-            )
+            raise ConfigError(invalid(f"the first network {primary!r} must be routed", f"{key}.networks"))
         for role in links:
             if getattr(cfg.network.roles, role).routed:
-                raise ConfigError(
-                    f"Invalid configuration: secondary network {role!r} must be unrouted "
-                    f"(a second default route breaks routing) for {key}.networks"
+                message = (
+                    f"secondary network {role!r} must be unrouted (a second default route breaks routing)"
                 )
+                raise ConfigError(invalid(message, f"{key}.networks"))
         if spec.eodata and cfg.cloud.eodata is None:
-            raise ConfigError(f"Invalid configuration: cloud.eodata is not set for {key}.eodata")
+            raise ConfigError(invalid("cloud.eodata is not set", f"{key}.eodata"))
     if cfg.services.domain != cfg.dns.domain and not cfg.services.domain.endswith(f".{cfg.dns.domain}"):
-        raise ConfigError(
-            f"Invalid configuration: {cfg.services.domain!r} is not within dns.domain "
-            f"{cfg.dns.domain!r} for services.domain"
-        )
+        message = f"{cfg.services.domain!r} is not within dns.domain {cfg.dns.domain!r}"
+        raise ConfigError(invalid(message, "services.domain"))
     if cfg.dns.provider == "designate" and cfg.dns.zone_email is None:
-        raise ConfigError("Invalid configuration: designate zones need a contact address for dns.zone_email")
+        raise ConfigError(invalid("designate zones need a contact address", "dns.zone_email"))
     if cfg.storage.public_container in cfg.storage.private_containers:
-        raise ConfigError(
-            f"Invalid configuration: {cfg.storage.public_container!r} is also the public container "
-            "for storage.private_containers"
-        )
+        message = f"{cfg.storage.public_container!r} is also the public container"
+        raise ConfigError(invalid(message, "storage.private_containers"))
     _check_cube_locations(cfg)
     _check_object_storage(cfg)
 
@@ -102,21 +98,17 @@ def _check_object_storage(cfg: PlatformConfig) -> None:
     domain = s3_domain(store.endpoint)
     served = endpoint_region(store.endpoint)
     if domain is not None and domain.separate_regions and store.region.upper() == compute.upper():
-        raise ConfigError(
-            f"Invalid configuration: {store.region} is the compute region (cloud.region); "
-            f"{domain.provider}'s object store regions are not its compute regions "
-            f"(the endpoint {store.endpoint} serves {served}) for {key}.region"
+        message = (
+            f"{store.region} is the compute region (cloud.region); {domain.provider}'s object store "
+            f"regions are not its compute regions (the endpoint {store.endpoint} serves {served})"
         )
+        raise ConfigError(invalid(message, f"{key}.region"))
     if served is not None and store.region.lower() != served:
-        raise ConfigError(
-            f"Invalid configuration: the endpoint {store.endpoint} serves region {served}, not "
-            f"{key}.region {store.region} for {key}.endpoint"
-        )
+        message = f"the endpoint {store.endpoint} serves region {served}, not {key}.region {store.region}"
+        raise ConfigError(invalid(message, f"{key}.endpoint"))
     if served is not None and store.signing_region != served:
-        raise ConfigError(
-            f"Invalid configuration: {store.endpoint} expects requests signed for {served!r}, "
-            f"not {store.signing_region!r} for {key}.signing_region"
-        )
+        message = f"{store.endpoint} expects requests signed for {served!r}, not {store.signing_region!r}"
+        raise ConfigError(invalid(message, f"{key}.signing_region"))
 
 
 def _check_cube_locations(cfg: PlatformConfig) -> None:
@@ -125,12 +117,10 @@ def _check_cube_locations(cfg: PlatformConfig) -> None:
     for index, cube in enumerate(cfg.services.data.cubes):
         key = f"services.data.cubes[{index}]"
         if cube.container is not None and cube.container not in containers:
-            raise ConfigError(
-                f"Invalid configuration: {cube.container!r} is not one of the stack's containers "
-                f"({', '.join(containers)}) for {key}.container"
-            )
+            message = f"{cube.container!r} is not one of the stack's containers ({', '.join(containers)})"
+            raise ConfigError(invalid(message, f"{key}.container"))
         if cube.eodata is not None and cfg.cloud.eodata is None:
-            raise ConfigError(f"Invalid configuration: cloud.eodata is not set for {key}.eodata")
+            raise ConfigError(invalid("cloud.eodata is not set", f"{key}.eodata"))
 
 
 def from_mapping(
@@ -145,7 +135,7 @@ def from_mapping(
     try:
         cfg = PlatformConfig.model_validate(data, context={SECRET_STAND_INS: frozenset(secret_stand_ins)})
     except ValidationError as exc:
-        raise ConfigError(describe_error(exc, PlatformConfig)) from None
+        raise ConfigError(describe_validation_error(exc, PlatformConfig, moved_keys=MOVED_KEYS)) from None
     _cross_check(cfg)
     return cfg
 
@@ -183,8 +173,8 @@ def check_secret_keys(cfg: PlatformConfig, secret_sections: Collection[str]) -> 
     plain text in a stack file (Pulumi marks the whole section secret when one of its keys is)."""
     eodata = cfg.cloud.eodata
     if eodata is not None and eodata.credentials is not None and "cloud" not in secret_sections:
-        raise ConfigError(
-            "Invalid configuration: keys must be stored as a secret "
-            "(pulumi config set --secret --path cloud.eodata.credentials ACCESS:SECRET) "
-            "for cloud.eodata.credentials"
+        message = (
+            "keys must be stored as a secret "
+            "(pulumi config set --secret --path cloud.eodata.credentials ACCESS:SECRET)"
         )
+        raise ConfigError(invalid(message, "cloud.eodata.credentials"))

@@ -14,21 +14,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from pulumi.runtime import rpc
 
-from infra.mock_engine import Registration
+from infra.mock_engine import Registration, ResourceDeclaration
 
 SECRET = "<secret>"
 UNKNOWN = "<unknown>"
-SIG_KEY = rpc._special_sig_key
-SECRET_SIG = rpc._special_secret_sig
-RESOURCE_SIG = rpc._special_resource_sig
-ASSET_SIG = rpc._special_asset_sig
-ARCHIVE_SIG = rpc._special_archive_sig
-OUTPUT_SIG = rpc._special_output_value_sig
+
+# Pulumi's wire protocol marks a map that stands for a typed value with a signature: the map holds
+# SIG_KEY, whose value says what it is. These values are the protocol's own, fixed in the Go SDK's
+# `sdk/go/common/resource/sig/sig.go` (`sig.Key`, `sig.Secret`, `sig.ResourceReference`,
+# `sig.AssetSig`, `sig.ArchiveSig`, `sig.OutputValue`) and shared by every language SDK; the Python
+# SDK keeps them only as private names, so they are spelled out here.
+# tests/infra/test_pulumi_sdk_contract.py checks them against the installed SDK.
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
+ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
+OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 
 
 FINGERPRINT_SALT = b"deepcube-offline-plan-secret\x00"
@@ -87,35 +94,22 @@ def contains_secret(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class ResourceRecord:
+class ResourceRecord(ResourceDeclaration):
     """One declared resource, as the engine would see it, with secret values redacted."""
 
-    urn: str
-    type: str
-    name: str
-    parent: str | None
-    custom: bool
-    provider: str | None
     inputs: dict[str, Any]
+    """Plain JSON (see `plain_value`): secrets as markers, references as URNs."""
     secret_inputs: list[str]
-    dependencies: list[str]
-    property_dependencies: dict[str, list[str]]
-    options: dict[str, Any]
+    """The top-level inputs that hold a secret anywhere inside them."""
 
     @classmethod
     def from_registration(cls, reg: Registration) -> ResourceRecord:
+        """The redacted record of a raw registration: declaration fields as they are, inputs made plain."""
+        declared = {item.name: getattr(reg, item.name) for item in fields(ResourceDeclaration)}
         return cls(
-            urn=reg.urn,
-            type=reg.type,
-            name=reg.name,
-            parent=reg.parent,
-            custom=reg.custom,
-            provider=reg.provider,
+            **declared,
             inputs=plain_value(reg.inputs),
             secret_inputs=sorted(key for key, value in reg.inputs.items() if contains_secret(value)),
-            dependencies=reg.dependencies,
-            property_dependencies=reg.property_dependencies,
-            options=reg.options,
         )
 
     @property

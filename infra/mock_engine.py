@@ -20,7 +20,6 @@ from typing import Any
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
-from pulumi.runtime.sync_await import _sync_await
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -56,9 +55,13 @@ def stable_host(prefix: str, *parts: str) -> str:
     return f"{prefix}.{int(stable_token(*parts, length=4), 16) % 250 + 2}"
 
 
-@dataclass
-class Registration:
-    """One RegisterResource request as the engine would have received it."""
+@dataclass(frozen=True)
+class ResourceDeclaration:
+    """What the engine learns of a resource besides its inputs: identity, place and options.
+
+    The raw `Registration` and the manifest's redacted `ResourceRecord` both extend it, so the
+    two cannot drift apart; they differ only in the form their inputs take.
+    """
 
     urn: str
     type: str
@@ -66,10 +69,17 @@ class Registration:
     parent: str | None
     custom: bool
     provider: str | None
-    inputs: dict[str, Any]
     dependencies: list[str]
     property_dependencies: dict[str, list[str]]
     options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Registration(ResourceDeclaration):
+    """One RegisterResource request as the engine would have received it."""
+
+    inputs: dict[str, Any]
+    """As sent on the wire (protobuf Struct as JSON): secrets still wrapped, and unredacted."""
 
 
 @dataclass
@@ -158,15 +168,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
     def _mark_secret_outputs(self, response: Any, names: set[str]) -> Any:
-        """Wrap the listed outputs as secrets, as the engine does for `additional_secret_outputs`."""
-        state = rpc.deserialize_properties(response.object)
-        for key in names & set(state):
-            if not rpc.is_rpc_secret(state[key]):
-                state[key] = rpc.wrap_rpc_secret(state[key])
+        """Wrap the listed outputs as secrets, as the engine does for `additional_secret_outputs`.
+
+        The wrapping is done on the response's protobuf Struct in place (an output already secret
+        stays as it is), and on the state the mock monitor keeps for `get_resource`; no event loop
+        is needed, so this is safe on the executor thread the SDK calls the monitor from.
+        """
         registration = self.resources[response.urn]
+        state = dict(registration.state)
+        for key in names & set(state):
+            state[key] = rpc.wrap_rpc_secret(state[key])
         self.resources[response.urn] = registration._replace(state=state)
-        obj = _sync_await(rpc.serialize_properties(state, {}))
-        response.object.CopyFrom(obj)
+        fields = response.object.fields
+        for key in sorted(names & set(fields)):
+            plain = json_format.MessageToDict(fields[key])
+            response.object.update({key: rpc.wrap_rpc_secret(plain)})
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:

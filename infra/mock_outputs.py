@@ -22,9 +22,11 @@ def _instance(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 def _port(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     fixed = [ip.get("ipAddress") for ip in inputs.get("fixedIps") or [] if isinstance(ip, dict)]
     addresses = [ip for ip in fixed if ip] or [stable_host("10.98.0", name)]
-    return {"allFixedIps": addresses, "macAddress": "fa:16:3e:" + ":".join(
-        stable_token("mac", name, length=6)[i : i + 2] for i in range(0, 6, 2)
-    )}
+    return {
+        "allFixedIps": addresses,
+        "macAddress": "fa:16:3e:"
+        + ":".join(stable_token("mac", name, length=6)[i : i + 2] for i in range(0, 6, 2)),
+    }
 
 
 def _floating_ip(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -32,8 +34,10 @@ def _floating_ip(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ec2_credential(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    return {"access": f"AK{stable_token('access', name, length=16).upper()}",
-            "secret": stable_token("secret", name, length=32)}
+    return {
+        "access": f"AK{stable_token('access', name, length=16).upper()}",
+        "secret": stable_token("secret", name, length=32),
+    }
 
 
 def _random_password(name: str, inputs: dict[str, Any]) -> dict[str, Any]:

@@ -2,24 +2,25 @@
 
 This mirrors what the Python language host does under `pulumi up` (a root Stack resource, the
 program folder run as `__main__` with that folder as the working directory, then waiting for
-every outstanding RPC), but against the recording monitor instead of the engine. The Pulumi
-runtime keeps global state, so each call resets it first; plans of different stacks can still
-run one after another in one process.
+every outstanding RPC), but against the recording monitor instead of the engine. Only the SDK's
+public runtime entry points are used: `reset_options` and `configure` to point the runtime at the
+monitor, `set_all_config` for the stack's config, and `run_in_stack` driven to completion on an
+asyncio event loop of its own, as the language host and the Automation API's inline programs do.
+The Pulumi runtime keeps global state, so each call resets it first; plans of different stacks
+can still run one after another in one process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import runpy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import pulumi
+import pulumi.runtime
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
 
 from infra.manifest import Manifest, ResourceRecord, plain_value
 from infra.mock_engine import PlanMocks, RecordingMonitor, Registration
@@ -31,11 +32,19 @@ class PlanError(RuntimeError):
     """The program failed while being evaluated; the message carries the program's own error."""
 
 
-def _install_monitor(monitor: RecordingMonitor, project: str, stack: str) -> None:
-    """Configure the runtime like `pulumi.runtime.set_mocks`, but without a pre-made root stack."""
-    pulumi_settings.ROOT.set(None)
+def _install_monitor(monitor: RecordingMonitor, project: str, stack: str, root: Path) -> None:
+    """Point the runtime at `monitor`, like `pulumi.runtime.set_mocks` but without a root stack.
+
+    `set_mocks` registers a root Stack at once, before the program runs, so the program's exports
+    would never reach it; `run_in_stack` registers its own. `reset_options` first drops the root
+    resource and every per-run collection (pending outputs, package references) of an earlier
+    plan in this process, as the Automation API does before each inline program.
+    """
+    pulumi.runtime.reset_options(
+        project=project, stack=stack, root_directory=str(root), preview=False, organization="organization"
+    )
     features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
-    pulumi_settings.configure(
+    pulumi.runtime.configure(
         pulumi_mocks.MockSettings(
             monitor=monitor,
             monitor_features=features,
@@ -47,6 +56,17 @@ def _install_monitor(monitor: RecordingMonitor, project: str, stack: str) -> Non
             callbacks=None,
         )
     )
+
+
+def run_program(program: Callable[[], object]) -> None:
+    """Run `program` inside a new root Stack and wait for every RPC and output it started.
+
+    The language host (`pulumi-language-python-exec`) and the Automation API's inline runner both
+    hand `run_in_stack` to a fresh event loop's `run_until_complete`; `asyncio.run` does that and
+    then cancels whatever a failed program left pending, so nothing of one plan leaks into the
+    next. Like them, it must not be called from inside a running event loop.
+    """
+    asyncio.run(pulumi.runtime.run_in_stack(program))
 
 
 def evaluate(
@@ -77,7 +97,7 @@ def evaluate(
         apply_override(config, project.name, key, value)
 
     monitor = RecordingMonitor(mocks or PlanMocks(COMPUTED_OUTPUTS, INVOKES), project.name, stack)
-    _install_monitor(monitor, project.name, stack)
+    _install_monitor(monitor, project.name, stack, root.resolve())
     pulumi.runtime.set_all_config(config.as_pulumi_strings(), sorted(config.secret_keys))
 
     program = project.main.resolve()
@@ -87,11 +107,10 @@ def evaluate(
     gc.disable()
     try:
         with contextlib.chdir(working_dir):
-            _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
+            run_program(lambda: runpy.run_path(str(program), run_name="__main__"))
     except Exception as exc:
         raise PlanError(f"stack {stack}: {type(exc).__name__}: {exc}") from exc
     finally:
-        pulumi_settings.ROOT.set(None)
         if gc_was_enabled:
             gc.enable()
         gc.unfreeze()

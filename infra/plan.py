@@ -3,8 +3,10 @@
 Runs the real program under the recording monitor, so merge requests and laptops get a plan
 without the Pulumi CLI or cloud credentials. `diff` compares the plans at a git revision and the
 working tree; `check` runs the policies (exit 1 on violations). `--config-file FILE` plans a
-stack from another copy of its values (like `pulumi --config-file`). Errors, including a bad
-option, are one line on stderr, printed literally, with exit code 2.
+stack from another copy of its values (like `pulumi --config-file`). Errors have the platform's
+one form (`deepcube.cli`): bad input, including a bad option, is one line on stderr,
+`infra.plan: error: <message>`, printed literally, with exit code 2
+(`python -m infra.plan --traceback <command> ...` shows the Python traceback instead).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from deepcube.cli import Boundary, CliApp
+from deepcube.config_errors import in_file
 from infra.config import CONFIG_SECTIONS
 from infra.config_errors import ConfigError
 from infra.manifest import Manifest
@@ -35,7 +39,10 @@ from infra.stack_files import (
     read_stack,
 )
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+BOUNDARY = Boundary("infra.plan", StackFileError, ConfigError, PolicyConfigError, PlanError, PlanDiffError)
+app = CliApp(
+    BOUNDARY, no_args_is_help=True, help="Offline plans of the platform's stacks (no Pulumi CLI, no cloud)."
+)
 
 PROGRAM_KEYS = (*CONFIG_SECTIONS, POLICY_CONFIG_KEY)
 """The project's config keys that the program and `check` read; any other one is a typo."""
@@ -52,22 +59,6 @@ ConfigFileOption = Annotated[
         "(like `pulumi --config-file`), e.g. an edited copy to try a change.",
     ),
 ]
-TracebackOption = Annotated[bool, typer.Option("--traceback", help="Show the full error.")]
-
-
-@app.callback()
-def _commands() -> None:
-    """Offline plans of the platform's stacks (no Pulumi CLI, no cloud)."""
-
-
-def _one_line(message: str) -> str:
-    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
-
-
-def _fail(message: str) -> None:
-    """Print `error: MESSAGE` as plain text (no markup: patterns like `^[a-z]` stay intact), exit 2."""
-    sys.stderr.write(f"error: {_one_line(message)}\n")
-    raise typer.Exit(2)
 
 
 def _read(stack: str, overrides: list[str], config_file: Path | None) -> tuple[ProjectFile, StackConfig]:
@@ -78,21 +69,21 @@ def _read(stack: str, overrides: list[str], config_file: Path | None) -> tuple[P
     return project, config
 
 
-def _plan(stack: str, overrides: list[str], traceback: bool, config_file: Path | None = None) -> Manifest:
-    """Evaluate offline, turning the known failures into one-line errors."""
+def _stack_file(stack: str, config_file: Path | None) -> str:
+    """The file a stack's values come from, as the error lines name it."""
+    return str(config_file) if config_file is not None else f"Pulumi.{stack}.yaml"
+
+
+def _plan(stack: str, overrides: list[str], config_file: Path | None = None) -> Manifest:
+    """Evaluate offline; a config error raised inside the program is told as the config's own line,
+    with the stack file it is about."""
+    _read(stack, overrides, config_file)
     try:
-        _read(stack, overrides, config_file)
         return evaluate(stack, overrides, config_file=config_file)
-    except (StackFileError, ConfigError) as exc:
-        if traceback:
-            raise
-        _fail(str(exc))
     except PlanError as exc:
-        if traceback:
-            raise
-        cause = exc.__cause__
-        _fail(str(cause) if isinstance(cause, ConfigError) else str(exc))
-    raise AssertionError("unreachable")  # pragma: no cover - _fail always raises
+        if isinstance(exc.__cause__, ConfigError):
+            raise ConfigError(in_file(str(exc.__cause__), _stack_file(stack, config_file))) from exc
+        raise
 
 
 @app.command()
@@ -100,11 +91,10 @@ def show(
     stack: Annotated[str, typer.Argument(help="Stack name: reads Pulumi.<stack>.yaml.")],
     set_: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the sorted JSON manifest.")] = False,
-    traceback: TracebackOption = False,
     config_file: ConfigFileOption = None,
 ) -> None:
     """Print what STACK declares: a tree by parent with counts per type, or the JSON manifest."""
-    manifest = _plan(stack, set_ or [], traceback, config_file)
+    manifest = _plan(stack, set_ or [], config_file)
     if as_json:
         sys.stdout.write(manifest.to_json())
     else:
@@ -133,17 +123,14 @@ def diff(
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when anything changed.")] = False,
 ) -> None:
     """Resources added, removed and changed per stack between git revision BASE and the working tree."""
-    try:
-        if from_ is not None or to is not None:
-            if from_ is None or to is None or stacks or base:
-                _fail("--from and --to go together, without --base or stack names")
-            old, new = load_manifest_file(from_), load_manifest_file(to)
-            label = f"{from_.name} → {to.name}"
-            diffs = [diff_manifests(new.stack, old, new)]
-        else:
-            label, diffs = diff_revision(REPO_ROOT, base, stacks or [])
-    except PlanDiffError as exc:
-        _fail(str(exc))
+    if from_ is not None or to is not None:
+        if from_ is None or to is None or stacks or base:
+            BOUNDARY.fail("--from and --to go together, without --base or stack names")
+        old, new = load_manifest_file(from_), load_manifest_file(to)
+        label = f"{from_.name} → {to.name}"
+        diffs = [diff_manifests(new.stack, old, new)]
+    else:
+        label, diffs = diff_revision(REPO_ROOT, base, stacks or [])
     sys.stdout.write(RENDERERS[format_.value](diffs, label))
     if exit_code and any(not d.empty for d in diffs):
         raise typer.Exit(1)
@@ -153,19 +140,18 @@ def diff(
 def check(
     stack: Annotated[str, typer.Argument(help="Stack name: reads Pulumi.<stack>.yaml.")],
     set_: SetOption = None,
-    traceback: TracebackOption = False,
     config_file: ConfigFileOption = None,
 ) -> None:
     """Run every policy on STACK's offline plan: one line per violation, exit 1 if there are any.
 
     Settings come from the stack config key `policy` (e.g. `policy: {gpu_budget: 4}`).
     """
-    manifest = _plan(stack, set_ or [], traceback, config_file)
+    manifest = _plan(stack, set_ or [], config_file)
+    project, config = _read(stack, set_ or [], config_file)
     try:
-        project, config = _read(stack, set_ or [], config_file)
         violations = check_manifest(manifest, short_config(config.values, project.name))
-    except (StackFileError, PolicyConfigError) as exc:
-        _fail(str(exc))
+    except PolicyConfigError as exc:
+        raise PolicyConfigError(in_file(str(exc), _stack_file(stack, config_file))) from None
     for violation in violations:
         sys.stdout.write(f"{stack}: {violation.line()}\n")
     sys.stderr.write(f"{stack}: {len(violations)} violation(s) in {len(manifest.resources)} resources\n")
@@ -177,30 +163,21 @@ COMMANDS = {"show", "diff", "check"}
 
 
 def _with_command(args: list[str]) -> list[str]:
-    """A bare stack name means `show STACK`; no arguments at all means `--help`."""
+    """A bare stack name means `show STACK` (also after the global `--traceback`); no arguments at
+    all means `--help`."""
     if not args:
         return ["--help"]
-    if not args[0].startswith("-") and args[0] not in COMMANDS:
-        return ["show", *args]
+    first = next((i for i, arg in enumerate(args) if not arg.startswith("-")), None)
+    if first is not None and args[first] not in COMMANDS:
+        return [*args[:first], "show", *args[first:]]
     return args
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the CLI, turning a usage error (bad option or value) into one line, exit 2."""
+    """Entry point: runs the CLI (its errors one line each, see the module docstring) and exits."""
     # Failed RPC futures are re-raised as one PlanError; asyncio's "never retrieved" echoes are noise.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    args = _with_command(list(sys.argv[1:] if argv is None else argv))
-    try:
-        code = app(args=args, prog_name="python -m infra.plan", standalone_mode=False)
-    except typer.TyperException as exc:  # usage errors: unknown option, bad --format value...
-        code = getattr(exc, "exit_code", 2)
-        hint = " (see --help)" if code == 2 else ""
-        message = _one_line(exc.format_message()).replace("Value error, ", "")
-        sys.stderr.write(f"error: {message}{hint}\n")
-    except typer.Abort:
-        sys.stderr.write("error: aborted\n")
-        code = 1
-    sys.exit(code if isinstance(code, int) else 0)
+    app(args=_with_command(list(sys.argv[1:] if argv is None else argv)), prog_name="python -m infra.plan")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from deepcube.config_errors import describe_validation_error, dotted, invalid
 from infra.invariants.access import (
     configs_hold_no_credentials,
     protected_routes_have_roles,
@@ -56,13 +57,14 @@ def load_settings(stack_config: Mapping[str, Any]) -> PolicySettings:
     """Validate the `policy` object of a stack's config; errors name `policy.<key>`."""
     raw = stack_config.get(POLICY_CONFIG_KEY) or {}
     if not isinstance(raw, Mapping):
-        raise PolicyConfigError(f"Invalid configuration: expected an object, found {raw!r} for policy")
+        raise PolicyConfigError(invalid(f"expected a mapping, found {raw!r}", POLICY_CONFIG_KEY))
     try:
-        return PolicySettings(**raw)
+        return PolicySettings.model_validate(dict(raw))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in (POLICY_CONFIG_KEY, *first["loc"]))
-        raise PolicyConfigError(f"Invalid configuration: {first['msg']} for {key}") from None
+        line = describe_validation_error(
+            exc, PolicySettings, location=lambda path: dotted((POLICY_CONFIG_KEY, *path))
+        )
+        raise PolicyConfigError(line) from None
 
 
 RESOURCE_POLICIES: dict[str, ResourcePolicy] = {

@@ -2,7 +2,7 @@
 
 The typed models are `components.services_config` (the components that read them import nothing
 from `infra`); here the plain YAML value becomes a `ServicesConfig`, and a bad value one error that
-names the YAML key, like `infra.config` errors.
+names the YAML key in the platform's one form (`deepcube.config_errors`), like `infra.config` errors.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from components.services_config import ServicesConfig
+from deepcube.config_errors import describe_validation_error, dotted
 
 
 class ServicesConfigError(ValueError):
@@ -23,7 +24,7 @@ def parse(raw: dict[str, Any]) -> ServicesConfig:
     try:
         return ServicesConfig.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(["services", *(str(p) for p in first["loc"])])
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ServicesConfigError(f"Invalid configuration: {message} for {key}") from None
+        line = describe_validation_error(
+            exc, ServicesConfig, location=lambda path: dotted(("services", *path))
+        )
+        raise ServicesConfigError(line) from None

@@ -1,7 +1,8 @@
 """`semantic` command line: a thin typer layer over `semantic.api`.
 
-Every command catches `SemanticError` at the boundary and prints it as ONE line on stderr with exit code
-2; `--traceback` shows the full stack instead. Progress bars go to stderr, results to stdout.
+Errors have the platform's one form (`deepcube.cli`): a `SemanticError` or a usage mistake is ONE
+line on stderr, `semantic: error: <message>`, with exit code 2; `semantic --traceback <command>`
+shows the full stack instead. Progress bars go to stderr, results to stdout.
 """
 
 from __future__ import annotations
@@ -10,25 +11,22 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from semantic import api, boundary, postgis_command
-from semantic.boundary import run
+from deepcube.cli import CliApp
+from semantic import api, postgis_command
+from semantic.boundary import BOUNDARY
 from semantic.database import DSN_ENV
 
-if TYPE_CHECKING:
-    from semantic.load_report import LoadReport
-
-app = typer.Typer(
+app = CliApp(
+    BOUNDARY,
     name="semantic",
     help="Cube -> PostGIS loader, R2RML/OWL mapping generator and local GeoSPARQL query.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
 
@@ -38,15 +36,6 @@ DsnOption = Annotated[
         "--dsn", envvar=DSN_ENV, help=f"libpq URI postgresql://user:pass@host:port/db (or ${DSN_ENV})."
     ),
 ]
-
-
-@app.callback()
-def main(
-    traceback: Annotated[
-        bool, typer.Option("--traceback", help="Show the full traceback on errors.")
-    ] = False,
-) -> None:
-    boundary.options["traceback"] = traceback
 
 
 @contextmanager
@@ -81,7 +70,7 @@ def progress_bars(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
 @app.command()
 def init(dsn: DsnOption = None) -> None:
     """Create or migrate the database schema (idempotent; `load` does it implicitly)."""
-    changed = run(lambda: api.init(dsn))
+    changed = api.init(dsn)
     print("schema created or migrated" if changed else "schema up to date")
 
 
@@ -113,11 +102,8 @@ def load(
     """Load a cube into PostGIS in one transaction (replace; or add a time range with --time)."""
     names = [n.strip() for v in (variables or []) for n in v.split(",") if n.strip()] or None
 
-    def load_with_bars() -> LoadReport:
-        with progress_bars(not quiet) as hook:
-            return api.load(cube, dsn, cube_id=cube_id, variables=names, time=time, bbox=bbox, progress=hook)
-
-    report = run(load_with_bars)
+    with progress_bars(not quiet) as hook:
+        report = api.load(cube, dsn, cube_id=cube_id, variables=names, time=time, bbox=bbox, progress=hook)
     print(
         f"{DONE[report.mode]} cube {report.cube_id!r}: {report.n_cells} cells, "
         f"{report.n_observations} observations "
@@ -142,7 +128,7 @@ def mapping(
     out: Annotated[Path, typer.Option("-o", "--out", help="Folder for the four files.")] = Path("mapping"),
 ) -> None:
     """Write ontology.ttl, mapping.r2rml.ttl, ontop.properties and queries/*.rq for a loaded cube."""
-    files = run(lambda: api.write_mapping(cube_id, dsn, out))
+    files = api.write_mapping(cube_id, dsn, out)
     for path in files:
         print(path)
 
@@ -188,20 +174,18 @@ def query(
 ) -> None:
     """Answer a GeoSPARQL query: locally over the part of a cube it touches (morph-kgc + rdflib +
     shapely), or at a SPARQL endpoint (--endpoint)."""
-    result = run(
-        lambda: api.query(
-            query_file,
-            dsn,
-            cube_id=cube_id,
-            endpoint=endpoint,
-            fmt=fmt,
-            table_rows=limit or None,
-            bbox=bbox,
-            time=time,
-            variables=variables,
-            max_triples=max_triples,
-            explain=explain,
-        )
+    result = api.query(
+        query_file,
+        dsn,
+        cube_id=cube_id,
+        endpoint=endpoint,
+        fmt=fmt,
+        table_rows=limit or None,
+        bbox=bbox,
+        time=time,
+        variables=variables,
+        max_triples=max_triples,
+        explain=explain,
     )
     if not isinstance(result, str):
         Console().print(result)

@@ -18,7 +18,8 @@ from typing import Annotated
 
 import typer
 
-from semantic.boundary import run
+from deepcube.cli import CliApp
+from semantic.boundary import BOUNDARY
 from semantic.database import DSN_ENV
 from semantic.errors import SemanticError
 from semantic.local_postgis import LocalPostgis, PostgisUnavailable
@@ -28,7 +29,9 @@ DEFAULT_DIR = Path(tempfile.gettempdir()) / "deepcube-postgis"
 with its own $TMPDIR gets a cluster of its own."""
 STATE_FILE = "cluster.json"
 
-app = typer.Typer(help="A private PostGIS on 127.0.0.1 for trying the commands (start, stop).")
+app = CliApp(
+    BOUNDARY, nested=True, help="A private PostGIS on 127.0.0.1 for trying the commands (start, stop)."
+)
 DirOption = Annotated[Path, typer.Option("--dir", help="Folder of the cluster (outside the work tree).")]
 
 
@@ -66,12 +69,12 @@ def stop_cluster(root: Path) -> None:
 @app.command()
 def start(directory: DirOption = DEFAULT_DIR) -> None:
     """Start it and print `export DEEPCUBE_DSN=...`: run as `eval "$(semantic postgis start)"`."""
-    cluster = run(lambda: start_cluster(directory))
+    cluster = start_cluster(directory)
     print(f"export {DSN_ENV}={shlex.quote(cluster.dsn)}")
 
 
 @app.command()
 def stop(directory: DirOption = DEFAULT_DIR) -> None:
     """Stop it and remove its folder."""
-    run(lambda: stop_cluster(directory))
+    stop_cluster(directory)
     print(f"stopped; removed {directory}")

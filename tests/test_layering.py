@@ -1,6 +1,7 @@
 """The layers' import rules: `components` never imports `infra` (the program and its config parsing
-sit on top of the components, not beside them), and the service value types never import Pulumi
-(the catalogue, the services config and their tests use them without an engine)."""
+sit on top of the components, not beside them), the service value types never import Pulumi
+(the catalogue, the services config and their tests use them without an engine), and `deepcube`,
+the base every half shares, imports none of the halves (each installs without the others)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPONENTS = ROOT / "components"
+BASE = ROOT / "deepcube"
+PROJECT_PACKAGES = ("infra", "components", "cube_engine", "semantic", "usecases")
 SPEC_MODULE = COMPONENTS / "service_spec.py"
 
 
@@ -69,3 +72,15 @@ def test_the_service_value_types_do_not_import_pulumi():
     )
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_shared_base_imports_no_project_package():
+    modules = sorted(BASE.rglob("*.py"))
+    assert {BASE / "cli.py", BASE / "config_errors.py"} <= set(modules)
+    offenders = {
+        str(path.relative_to(ROOT)): found
+        for path in modules
+        for package in PROJECT_PACKAGES
+        if (found := imports_package(path.read_text(encoding="utf-8"), package))
+    }
+    assert offenders == {}

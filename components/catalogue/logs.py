@@ -38,10 +38,12 @@ DASHBOARDS_CLIENT = OidcClient(
     "opensearch-dashboards",
     "OpenSearch Dashboards",
     redirect_paths=(dashboards.redirect_path(DASHBOARDS_PATH),),
+    post_logout_paths=(DASHBOARDS_PATH,),
     token_endpoint_auth_method="client_secret_post",
 )
 """Dashboards signs people in with the platform's OpenID Connect provider; it sends its secret in
-the token request's body, hence `client_secret_post`."""
+the token request's body, hence `client_secret_post`. Signing out, it sends people to the
+provider's end-session endpoint with its `base_redirect_url` (`/logs`) as the return address."""
 COOKIE_PASSWORD = SecretFile("opensearch_dashboards_cookie_password", "opensearch_dashboards_cookie_password")
 LOGSTASH_ENTRYPOINT = "/usr/local/bin/docker-entrypoint"
 """The Logstash image's own entrypoint, run once the password is in the environment."""

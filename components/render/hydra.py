@@ -87,6 +87,8 @@ def _update_flags(client: OidcClient, base_url: str) -> list[str]:
         flags += ["--response-type", "code"]
     for uri in client.redirect_uris(base_url):
         flags += ["--redirect-uri", uri]
+    for uri in client.post_logout_redirect_uris(base_url):
+        flags += ["--post-logout-callback", uri]
     return flags
 
 

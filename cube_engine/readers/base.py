@@ -1,5 +1,5 @@
 """What every source format shares: the discovered source, its variables' decoding, and the
-`SourceReader` protocol a format implements (discover, open a handle, read a window).
+`SourceReader` base a format derives from (discover, open a handle, read a window's raw values).
 
 Discovery runs once, before anything is written: it lists the files, reads their coordinates and
 times, checks that every configured variable exists, and derives the source `Grid`. Reading is then
@@ -8,13 +8,17 @@ a pure function of (file, variable, time indices, pixel window): only that windo
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..config import SourceConfig, VariableConfig
+from ..errors import SourceError
 from ..grid import Grid
+from .handles import LIBRARY_LOCK, handle
 
 X_NAMES = ("lon", "longitude", "x")
 Y_NAMES = ("lat", "latitude", "y")
@@ -72,27 +76,40 @@ class SourceInfo:
         return self.config.static
 
 
-class SourceReader(Protocol):
+class SourceReader(ABC):
     """One source format: find and validate its files, open a handle on one, read a window.
 
     Readers are stateless: open handles live in the process's handle cache (`handles.handle`),
-    which calls `open` on first use and `close` when it drops one. A reader whose library is not
-    thread-safe holds `handles.LIBRARY_LOCK` while it calls it (and only then: decoding runs
-    outside the lock, in parallel)."""
+    which calls `open` on first use and `close` when it drops one. A format implements the calls
+    below that name it; `read` is shared, so every format finds its handle, keeps the library lock
+    and decodes the same way, and a new format writes only what differs: its raw read."""
 
     format: ClassVar[str]
+    thread_safe: ClassVar[bool] = False
+    """Whether the format's library may be called from several threads at once; when not,
+    `read_raw` runs holding `handles.LIBRARY_LOCK` (decoding still runs outside it, in parallel)."""
 
+    @abstractmethod
     def claims(self, path: str) -> bool:
         """Whether `path` looks like this format (for `format: auto`, from the first path)."""
 
+    @abstractmethod
     def discover(self, source: SourceConfig, index: int, files: list[str]) -> SourceInfo:
         """Validate the files and variables; a SourceError naming the field or file at fault."""
 
+    @abstractmethod
     def open(self, path: str, options: dict[str, Any]) -> Any:
         """A handle on one file or store (`path` as discovered, possibly remote)."""
 
-    def close(self, handle: Any) -> None:
+    def close(self, opened: Any) -> None:
         """Release a handle the cache drops."""
+        opened.close()
+
+    @abstractmethod
+    def read_raw(self, opened: Any, variable: VariableInfo, steps: slice, window: Window) -> np.ndarray:
+        """The values of `variable` in the open file `opened` for file-internal time `steps` and
+        pixel `window`, before `VariableInfo.decode`: (n_steps, wy, wx), or (wy, wx) for a
+        variable without a time axis."""
 
     def read(
         self,
@@ -105,6 +122,16 @@ class SourceReader(Protocol):
     ) -> np.ndarray:
         """Decoded float32 (n_steps, wy, wx) of `variable` in one file's pixel `window` (written
         into `out`, a float32 array of that shape, when given); `steps` None: the first step."""
+        steps = slice(0, 1) if steps is None else steps
+        with ExitStack() as lock:
+            # The lock guards the handle cache, and the read itself unless the library is
+            # thread-safe; decoding runs outside it.
+            lock.enter_context(LIBRARY_LOCK)
+            opened = handle(self, info.files[file_index], info.config.storage_options)
+            if self.thread_safe:
+                lock.close()
+            raw = self.read_raw(opened, variable, steps, window)
+        return variable.decode(raw[None] if raw.ndim == 2 else raw, out)
 
 
 def find_name(names, candidates) -> str | None:
@@ -114,6 +141,15 @@ def find_name(names, candidates) -> str | None:
         if c in lower:
             return lower[c]
     return None
+
+
+def axis_names(names, what: str, file: str) -> tuple[str, str, str | None]:
+    """The file's spelling of its x, y and (if it has one) time coordinates; a SourceError naming
+    `what` and `file` when x or y is missing."""
+    xn, yn, tn = (find_name(names, candidates) for candidates in (X_NAMES, Y_NAMES, T_NAMES))
+    if xn is None or yn is None:
+        raise SourceError(f"{what}: no lon/lat or x/y coordinates in {file}")
+    return xn, yn, tn
 
 
 def source_info(source, index, kind, grid, files, obs_file, obs_step, obs_time, variables) -> SourceInfo:

@@ -14,8 +14,8 @@ from ..config import SourceConfig
 from ..errors import SourceError
 from ..grid import Grid, parse_crs
 from ..storage import local_file
-from .base import SourceInfo, VariableInfo, Window, source_info
-from .handles import LIBRARY_LOCK, handle
+from .base import SourceInfo, SourceReader, VariableInfo, Window, source_info
+from .handles import LIBRARY_LOCK
 
 _PATTERN_CODES = {
     "%Y": r"\d{4}",
@@ -63,7 +63,7 @@ def _variables(src, source: SourceConfig, index: int, file: str, what: str) -> d
     return variables
 
 
-class GeoTIFFReader:
+class GeoTIFFReader(SourceReader):
     """`format: geotiff` (.tif, .tiff)."""
 
     format: ClassVar[str] = "geotiff"
@@ -122,28 +122,14 @@ class GeoTIFFReader:
 
         return rasterio.open(local_file(path, options, path))
 
-    def close(self, handle: Any) -> None:
-        handle.close()
-
-    def read(
-        self,
-        info: SourceInfo,
-        variable: VariableInfo,
-        file_index: int,
-        steps: slice | None,
-        window: Window,
-        out: np.ndarray | None,
-    ) -> np.ndarray:
+    def read_raw(self, opened: Any, variable: VariableInfo, steps: slice, window: Window) -> np.ndarray:
         from rasterio.windows import Window as RasterWindow
 
-        ys, xs = window
-        with LIBRARY_LOCK:
-            src = handle(self, info.files[file_index], info.config.storage_options)
-            raw = src.read(
-                variable.config.band,
-                window=RasterWindow(xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start),
-            )
-        return variable.decode(raw[None], out)
+        ys, xs = window  # one step per file: `steps` is always its first
+        return opened.read(
+            variable.config.band,
+            window=RasterWindow(xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start),
+        )
 
 
 READER = GeoTIFFReader()

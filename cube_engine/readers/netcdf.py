@@ -17,8 +17,8 @@ from ..errors import GridError, SourceError
 from ..grid import Grid, parse_crs
 from ..settings import process_settings
 from ..storage import local_file
-from .base import T_NAMES, X_NAMES, Y_NAMES, SourceInfo, VariableInfo, Window, find_name, source_info
-from .handles import LIBRARY_LOCK, handle
+from .base import SourceInfo, SourceReader, VariableInfo, Window, axis_names, source_info
+from .handles import LIBRARY_LOCK
 
 
 def _crs(ds, var, source: SourceConfig, is_geo: bool, what: str):
@@ -86,7 +86,7 @@ def _variables(ds, source: SourceConfig, index: int, names, xn: str, yn: str, fi
     return variables
 
 
-class NetCDFReader:
+class NetCDFReader(SourceReader):
     """`format: netcdf` (.nc, .nc4, .netcdf, .h5, .cdf; also the fallback of `auto`)."""
 
     format: ClassVar[str] = "netcdf"
@@ -105,13 +105,7 @@ class NetCDFReader:
             try:
                 with LIBRARY_LOCK:
                     names = list(ds.variables)
-                    xn, yn, tn = (
-                        find_name(names, X_NAMES),
-                        find_name(names, Y_NAMES),
-                        find_name(names, T_NAMES),
-                    )
-                    if xn is None or yn is None:
-                        raise SourceError(f"{what}: no lon/lat or x/y coordinates in {files[fi]}")
+                    xn, yn, tn = axis_names(names, what, files[fi])
                     x, y = ds.variables[xn][:], ds.variables[yn][:]
                     if fi == 0:
                         variables = _variables(ds, source, index, names, xn, yn, files[fi], what)
@@ -159,33 +153,14 @@ class NetCDFReader:
     def open(self, path: str, options: dict[str, Any]) -> Any:
         return _open(local_file(path, options, path), path)
 
-    def close(self, handle: Any) -> None:
-        handle.close()
-
-    def read(
-        self,
-        info: SourceInfo,
-        variable: VariableInfo,
-        file_index: int,
-        steps: slice | None,
-        window: Window,
-        out: np.ndarray | None,
-    ) -> np.ndarray:
+    def read_raw(self, opened: Any, variable: VariableInfo, steps: slice, window: Window) -> np.ndarray:
         ys, xs = window
-        with LIBRARY_LOCK:
-            ds = handle(self, info.files[file_index], info.config.storage_options)
-            v = ds.variables[variable.config.name]
-            # Contiguous variables: whole rows are one read each (HDF5 is ~2x slower on a column
-            # window of a contiguous array); the columns are cut while decoding.
-            cols = slice(None) if v.chunking() == "contiguous" else xs
-            if v.ndim == 2:
-                raw = v[ys, cols][None]
-            elif steps is None:
-                raw = v[0:1, ys, cols]
-            else:
-                raw = v[steps, ys, cols]
-        raw = np.asarray(raw)
-        return variable.decode(raw if cols is xs else raw[..., xs], out)
+        v = opened.variables[variable.config.name]
+        # Contiguous variables: whole rows are one read each (HDF5 is ~2x slower on a column
+        # window of a contiguous array); the columns are cut after, a view that decoding copies.
+        cols = slice(None) if v.chunking() == "contiguous" else xs
+        raw = np.asarray(v[ys, cols] if v.ndim == 2 else v[steps, ys, cols])
+        return raw if cols is xs else raw[..., xs]
 
 
 READER = NetCDFReader()

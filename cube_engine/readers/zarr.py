@@ -12,8 +12,7 @@ from ..config import SourceConfig
 from ..errors import GridError, SourceError
 from ..grid import Grid, parse_crs
 from ..storage import is_remote, normalise_options
-from .base import T_NAMES, X_NAMES, Y_NAMES, SourceInfo, VariableInfo, Window, find_name, source_info
-from .handles import LIBRARY_LOCK, handle
+from .base import T_NAMES, SourceInfo, SourceReader, VariableInfo, Window, axis_names, source_info
 
 
 def _open(path: str, options: dict[str, Any]):
@@ -39,10 +38,11 @@ def _crs(ds, source: SourceConfig, xn: str, file: str, what: str):
     return crs
 
 
-class ZarrReader:
+class ZarrReader(SourceReader):
     """`format: zarr` (a .zarr path, or any local folder)."""
 
     format: ClassVar[str] = "zarr"
+    thread_safe: ClassVar[bool] = True
 
     def claims(self, path: str) -> bool:
         return path.lower().rstrip("/").endswith(".zarr") or (not is_remote(path) and os.path.isdir(path))
@@ -56,9 +56,7 @@ class ZarrReader:
         except Exception as exc:
             raise SourceError(f"{what}: cannot open Zarr {files[0]}: {exc}") from None
         names = list(ds.variables)
-        xn, yn, tn = find_name(names, X_NAMES), find_name(names, Y_NAMES), find_name(names, T_NAMES)
-        if xn is None or yn is None:
-            raise SourceError(f"{what}: no lon/lat or x/y coordinates in {files[0]}")
+        xn, yn, tn = axis_names(names, what, files[0])
         variables = {}
         for vi, v in enumerate(source.variables):
             if v.name not in ds.variables:
@@ -85,39 +83,16 @@ class ZarrReader:
     def open(self, path: str, options: dict[str, Any]) -> Any:
         return _open(path, options)
 
-    def close(self, handle: Any) -> None:
+    def close(self, opened: Any) -> None:
         """Nothing to release: xarray's lazy store holds no file open between reads."""
 
-    def read(
-        self,
-        info: SourceInfo,
-        variable: VariableInfo,
-        file_index: int,
-        steps: slice | None,
-        window: Window,
-        out: np.ndarray | None,
-    ) -> np.ndarray:
-        ys, xs = window
-        with LIBRARY_LOCK:  # the handle cache is shared with the locked readers
-            ds = handle(self, info.files[file_index], info.config.storage_options)
-        da = ds[variable.config.name]
+    def read_raw(self, opened: Any, variable: VariableInfo, steps: slice, window: Window) -> np.ndarray:
+        """xarray has applied the store's own CF decoding (this source's `VariableInfo` carries no
+        packing): only the config's overrides are left to `decode`, on these float32 values."""
+        da = opened[variable.config.name]
         tn = next((d for d in da.dims if d.lower() in T_NAMES), None)
-        sel = {da.dims[-2]: ys, da.dims[-1]: xs}
-        if tn is not None:
-            sel[tn] = steps if steps is not None else slice(0, 1)
-        data = da.isel(sel).values.astype("float32")
-        if tn is None:
-            data = data[None]
-        config = variable.config
-        # xarray has applied the store's own CF decoding; only the config's overrides are left.
-        if config.fill_value is not None:
-            data[data == config.fill_value] = np.nan
-        if config.scale != 1.0 or config.offset != 0.0:
-            data = data * np.float32(config.scale) + np.float32(config.offset)
-        if out is not None:
-            out[...] = data
-            return out
-        return data
+        sel = {da.dims[-2]: window[0], da.dims[-1]: window[1], **({} if tn is None else {tn: steps})}
+        return da.isel(sel).values.astype("float32")
 
 
 READER = ZarrReader()

@@ -7,7 +7,8 @@ stand-ins for images no registry here ships, applies the swarm resources of the 
 one, walks the user journey and tears everything down. Modules, one concern each:
 
 - `plan`: the real program evaluated offline, generated secrets given fresh values for the run;
-- `spec`: plan records -> Docker Engine API specs (pure);
+- `records`: the record types and what a service declares; `spec_inputs`, `object_specs` and
+  `service_spec`: plan records -> Docker Engine API specs, one to one (pure);
 - `nodes`: which plan nodes the box must host (pure) and the node containers;
 - `images`: base image, wheelhouse, builds and the one stand-in table;
 - `dockerd`: the private engine's lifecycle;

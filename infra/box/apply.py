@@ -17,19 +17,11 @@ from typing import Any
 
 import docker
 from infra.box import BoxError
+from infra.box.object_specs import network_spec, object_name
 from infra.box.plan import BoxPlan
-from infra.box.spec import (
-    CONFIG_TYPE,
-    NETWORK_TYPE,
-    SECRET_TYPE,
-    SERVICE_TYPE,
-    Created,
-    ImageFor,
-    Refs,
-    network_spec,
-    object_name,
-    service_spec,
-)
+from infra.box.records import CONFIG_TYPE, NETWORK_TYPE, SECRET_TYPE, SERVICE_TYPE
+from infra.box.service_spec import ImageFor, service_spec
+from infra.box.spec_inputs import Created, Refs
 from infra.manifest import ResourceRecord
 
 

@@ -22,6 +22,7 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 import docker
+from deepcube.cli import error_line
 from infra.box import BoxError
 from infra.box.apply import Applier, wait_converged
 from infra.box.dockerd import Engine, Layout
@@ -37,9 +38,9 @@ from infra.box.provision import (
     resolve_images,
     s3_stand_in,
 )
+from infra.box.records import SERVICE_TYPE, declared_constraints, declared_image, short_name
 from infra.box.report import print_report
 from infra.box.run_state import Run
-from infra.box.spec import SERVICE_TYPE, declared_constraints, declared_image, short_name
 from infra.box.swarm_ops import (
     declared_only_deps,
     engine_for,
@@ -102,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         for text in args.sets:
             parse_override(text)
     except StackFileError as exc:
-        print(f"box: error: {exc}", file=sys.stderr)
+        print(error_line("box", exc), file=sys.stderr)
         return 2
     if os.geteuid() != 0:
-        print("box: error: run as root (it starts its own Docker engine)", file=sys.stderr)
+        print(error_line("box", "run as root (it starts its own Docker engine)"), file=sys.stderr)
         return 2
     run = Run(
         progress=Progress(),

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import docker
 from infra.box import BoxError
-from infra.box.spec import labels as label_map
+from infra.box.records import labels as label_map
 from infra.manifest import Manifest, ResourceRecord
 
 

@@ -19,12 +19,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.box.records import SECRET_TYPE
 from infra.manifest import OUTPUT_SIG, SECRET_SIG, SIG_KEY, Manifest
 from infra.mock_engine import ComputedOutputs, PlanMocks, Registration
 from infra.mock_outputs import COMPUTED_OUTPUTS, INVOKES
 from infra.offline import evaluate
 
-SECRET_TYPE = "docker:index/secret:Secret"
 ALPHANUMERIC = string.ascii_letters + string.digits
 
 

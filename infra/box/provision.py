@@ -25,8 +25,7 @@ from infra.box.images import (
     stream_image,
     substitute,
 )
-from infra.box.run_state import Image, Run
-from infra.box.spec import (
+from infra.box.records import (
     IMAGE_TYPE,
     SERVICE_TYPE,
     declared_constraints,
@@ -34,6 +33,7 @@ from infra.box.spec import (
     declared_image,
     short_name,
 )
+from infra.box.run_state import Image, Run
 from infra.box.tls import ensure_ca, server_cert
 from infra.box.topology import fits
 from infra.box.wheelhouse import dockerfile_packages, ensure_wheelhouse, image_python

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from infra.box.records import SERVICE_TYPE, declared_image, short_name
 from infra.box.run_state import Run
-from infra.box.spec import SERVICE_TYPE, declared_image, short_name
 
 
 def print_report(run: Run) -> None:

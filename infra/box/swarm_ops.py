@@ -10,8 +10,8 @@ from infra.box.apply import create_kwargs, wait_converged
 from infra.box.journey import Platform, StepFailed, step_cube
 from infra.box.nodes import Node
 from infra.box.plan import evaluate_plan
+from infra.box.records import SERVICE_TYPE, declared_image, short_name
 from infra.box.run_state import Run
-from infra.box.spec import SERVICE_TYPE, declared_image, short_name
 from infra.manifest import ResourceRecord
 
 

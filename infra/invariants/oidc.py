@@ -6,7 +6,8 @@ URI the browser will actually come back to, and both sides hold the same secret.
 fine alone, so the policy checks where they meet:
 - every service labelled `deepcube.oidc.client=<id>` has exactly one client `<id>` in the
   registration job's manifest (`clients.json` of `hydra-clients`), and no client is declared twice;
-- the manifest's issuer and every redirect URI are `https://` on a site the gateway serves;
+- the manifest's issuer and every redirect URI (sign-in and post-logout) are `https://` on a site
+  the gateway serves;
 - every client's secret file is a Docker secret (its value a Pulumi secret) mounted into the
   registration job, and for a module's client into the module too.
 """
@@ -99,7 +100,10 @@ def oidc_clients(records: Sequence[ResourceRecord], ctx: PolicyContext) -> list[
         job_secrets = _mounted_secrets(jobs[0], by_name) if jobs else {}
         for client in clients:
             cid = client.get("client_id")
-            for uri in client.get("redirect_uris") or []:
+            for uri in [
+                *(client.get("redirect_uris") or []),
+                *(client.get("post_logout_redirect_uris") or []),
+            ]:
                 if not _on_site(str(uri), sites):
                     message = f"client {cid!r} redirects to {uri!r}, not https:// on {sorted(sites)}"
                     violations.append(Violation(POLICY, record.urn, message))

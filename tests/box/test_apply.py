@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from infra.box.apply import create_kwargs, service_order
 from infra.box.nodes import published_ports
-from infra.box.spec import SERVICE_TYPE, short_name
+from infra.box.records import SERVICE_TYPE, short_name
 from infra.manifest import Manifest
 from tests.box.test_spec import record
 

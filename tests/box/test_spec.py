@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from infra.box.spec import (
-    CONFIG_TYPE,
-    NETWORK_TYPE,
-    SECRET_TYPE,
-    SERVICE_TYPE,
-    Created,
-    Refs,
-    SpecError,
-    go_duration_ns,
-    mock_id,
-    network_spec,
-    object_name,
-    service_spec,
-)
+from infra.box.object_specs import network_spec, object_name
+from infra.box.records import CONFIG_TYPE, NETWORK_TYPE, SECRET_TYPE, SERVICE_TYPE, mock_id
+from infra.box.service_spec import service_spec
+from infra.box.spec_inputs import Created, Refs, SpecError, go_duration_ns
 from infra.manifest import ResourceRecord
 
 PARENT = "urn:pulumi:box::p::deepcube:swarm:SwarmService::svc"

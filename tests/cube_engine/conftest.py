@@ -14,6 +14,7 @@ import yaml
 from cube_engine.demo import sample_config, write_sample
 from cube_engine.demo_fields import DEMO, SampleSpec
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SMALL = SampleSpec(size=1.0, days=6, statics=True)  # 100x100 target, 6 days
 
 
@@ -49,13 +50,13 @@ def config_path(workspace: Path) -> Path:
 __all__ = ["DEMO", "SMALL", "diff_snapshots", "shutil", "tree_snapshot", "write_config"]
 
 
-def start_slow(args: list[str], delay: float = 0.25, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`cube-engine ARGS` in a subprocess, each chunk task slowed down so a test can kill it mid-write
-    (`env`: more variables, e.g. CUBE_ENGINE_PUBLISH_DELAY)."""
-    env = {**os.environ, "CUBE_ENGINE_TASK_DELAY": str(delay), **(env or {})}
+def start_slow(args: list[str], delay: float = 0.25, publish_delay: float = 0.0) -> subprocess.Popen:
+    """`cube-engine ARGS` in a subprocess, each chunk task slowed down by `delay` seconds (and each
+    object moved while publishing an append by `publish_delay`) so a test can kill it mid-write;
+    the slowing is done from outside the engine (`tests.cube_engine.slow_cli`)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "cube_engine.cli", *args],
-        env=env,
+        [sys.executable, "-m", "tests.cube_engine.slow_cli", str(delay), str(publish_delay), *args],
+        cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

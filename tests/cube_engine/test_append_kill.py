@@ -4,8 +4,8 @@ run killed after the commit point is completed by the next reader. Either way th
 or `append` recovers (no staging area, lock or journal left) and the cube then equals a full run.
 
 Kill moments are drawn from seeded generators, per phase: right after the staging area appears,
-after a number of staged chunks, and during publication (slowed down by the
-CUBE_ENGINE_PUBLISH_DELAY hook)."""
+after a number of staged chunks, and during publication (each moved object slowed down from
+outside the engine, `tests.cube_engine.slow_cli`)."""
 
 from __future__ import annotations
 
@@ -77,8 +77,7 @@ def _kill_at(process: subprocess.Popen, target: Target, phase: str, rng: random.
 def _drill(target: Target, append_args: list[str], reference: Path, phase: str, seed: int) -> None:
     rng = random.Random(seed)
     before, old_values = target.snapshot(), target.values()
-    env_delay = {"CUBE_ENGINE_PUBLISH_DELAY": "0.05"} if phase == "publishing" else {}
-    process = start_slow(append_args, delay=0.3, env=env_delay)
+    process = start_slow(append_args, delay=0.3, publish_delay=0.05 if phase == "publishing" else 0.0)
     committed = _kill_at(process, target, phase, rng)
     assert committed == (phase == "publishing")
     if not committed:

@@ -9,7 +9,7 @@ import xarray as xr
 
 from cube_engine import api, bands
 from cube_engine.config import load_config
-from cube_engine.planning import build_plan
+from cube_engine.planning import Extension, build_plan
 from tests.cube_engine.conftest import write_config
 
 
@@ -62,3 +62,17 @@ def test_the_plan_is_a_frozen_value_that_pickles_for_dask_workers(workspace):
     assert [p.scale for p in copy.source_plans] == [p.scale for p in plan.source_plans]
     task = plan.tasks[0]
     assert bands.read_band(copy, task).data.tobytes() == bands.read_band(plan, task).data.tobytes()
+
+
+def test_an_append_writes_time_dependent_arrays_against_the_whole_time_axis(workspace):
+    config = load_config(write_config(workspace))
+    built = build_plan(config)
+    assert [built.array_shape(v.name) for v in built.variables] == [None] * len(built.variables)
+    timed = tuple(v.name for v in built.variables if not v.static)
+    extension = Extension("cube.zarr", built.times[:2], built.times[2:], built.chunks, timed)
+    plan = build_plan(config, extension=extension)
+    assert plan.compute_from == 2 and len(plan.times) == 6
+    assert {v.name: plan.array_shape(v.name) for v in plan.variables} == {
+        v.name: None if v.static else (6, 100, 100) for v in built.variables
+    }
+    assert any(v.static for v in built.variables) and timed  # both kinds of array are checked

@@ -77,10 +77,10 @@ def test_bad_input_one_line_exit_2_nothing_written(workspace, case):
 
 def test_real_process_prints_one_line_and_traceback_is_opt_in(workspace):
     path = _config(workspace, lambda d: d["grid"].update(resolution=0.03))
-    cmd = [sys.executable, "-m", "cube_engine.cli", "gen", str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    cmd = [sys.executable, "-m", "cube_engine.cli"]
+    proc = subprocess.run([*cmd, "gen", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
-    assert "for grid.bbox" in proc.stderr
-    proc = subprocess.run([*cmd, "--traceback"], capture_output=True, text=True, timeout=60)
+    assert proc.stderr.startswith("cube-engine: error: ") and "for grid.bbox" in proc.stderr
+    proc = subprocess.run([*cmd, "--traceback", "gen", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "Traceback" in proc.stderr

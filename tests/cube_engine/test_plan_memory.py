@@ -102,6 +102,22 @@ def test_tile_positions_and_windows_equal_the_whole_grid_computation():
     )
 
 
+def test_the_scale_and_the_tiles_take_positions_from_one_transformation():
+    source = Grid.from_bbox((8.0, 47.0, 10.0, 49.0), 0.01, "EPSG:4326")
+    target = Grid.from_bbox((500000, 5300000, 560000, 5340000), 1000.0, "EPSG:32632")  # 40 x 60
+    plan = plan_source(source, target)
+    fy, fx = _old_fields(source, target)
+    rows, cols = np.array([0, 7, 8, 39]), np.array([3, 4, 59])  # a lattice, not a tile
+    lattice_fy, lattice_fx = plan.source_positions(rows, cols)
+    np.testing.assert_array_equal(lattice_fy, fy[np.ix_(rows, cols)])
+    np.testing.assert_array_equal(lattice_fx, fx[np.ix_(rows, cols)])
+    # Under 128 pixels a side the scale is the median step, in source pixels, over the whole grid.
+    across = np.hypot(np.diff(fx, axis=1), np.diff(fy, axis=1))
+    down = np.hypot(np.diff(fx, axis=0), np.diff(fy, axis=0))
+    assert plan.scale == float(np.median(np.concatenate([across.ravel(), down.ravel()])))
+    assert 0.9 < plan.scale < 1.6  # 1 km over 0.01 degree (~0.75 x 1.1 km) pixels
+
+
 def test_plans_pickle_without_their_memos():
     plan = plan_source(
         Grid.from_bbox((0, 0, 4, 4), 0.5, "EPSG:4326"), Grid.from_bbox((0, 0, 4, 4), 1.0, "EPSG:4326")

@@ -20,8 +20,6 @@ ENV = {
     "CUBE_ENGINE_CACHE": ("cache", "/tmp/elsewhere", Path("/tmp/elsewhere")),
     "CUBE_ENGINE_LOCK_TTL": ("lock_ttl", "60", 60.0),
     "CUBE_ENGINE_DEEP_VALIDATE_MB": ("deep_validate_mb", "1", 1.0),
-    "CUBE_ENGINE_TASK_DELAY": ("task_delay", "0.25", 0.25),
-    "CUBE_ENGINE_PUBLISH_DELAY": ("publish_delay", "0.05", 0.05),
 }
 
 
@@ -40,14 +38,13 @@ def test_every_variable_sets_its_field(clean_env):
         assert getattr(load_settings(), field) == value, name
         assert getattr(defaults, field) != value, name  # the test value is not the default
     assert defaults.task_budget == 64 * 2**20 and defaults.malloc_tuning is True
-    assert defaults.task_delay == 0 and defaults.publish_delay == 0
 
 
 def test_an_empty_variable_means_the_default(clean_env):
-    clean_env.setenv("CUBE_ENGINE_TASK_DELAY", "")
+    clean_env.setenv("CUBE_ENGINE_LOCK_TTL", "")
     clean_env.setenv("CUBE_ENGINE_TASK_MB", "")
     settings = load_settings()
-    assert settings.task_delay == 0 and settings.task_mb == 64
+    assert settings.lock_ttl == 24 * 3600 and settings.task_mb == 64
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,7 @@ def check_lines(
     """What `python -m infra.plan check ovh` prints for this plan (the command, with the plan swapped)."""
     monkeypatch.setattr(plan, "evaluate", lambda *args, **kwargs: manifest)
     with pytest.raises(typer.Exit) as exit_info:
-        plan.check("ovh", None, False)
+        plan.check("ovh", None)
     assert exit_info.value.exit_code == 1
     return capsys.readouterr().out.splitlines()
 

@@ -110,6 +110,54 @@ def test_secrets_are_redacted_wherever_they_flow(tmp_path):
     assert records["pw"].inputs["length"] == 20
 
 
+def test_additional_secret_outputs_become_secrets_downstream(tmp_path):
+    program = """
+    import pulumi
+    import pulumi_command as command
+    import pulumi_openstack as openstack
+    token = pulumi.Config().require_secret("token")
+    marked = pulumi.ResourceOptions(additional_secret_outputs=["stdout", "environment"])
+    cmd = command.local.Command("c", create="echo hi", environment={"T": token}, opts=marked)
+    openstack.networking.Network("from-stdout", name="a", description=cmd.stdout)
+    openstack.networking.Network("from-create", name="b", description=cmd.create)
+    openstack.networking.Network("from-env", name="c", description=cmd.environment["T"])
+    openstack.networking.Network("from-token", name="d", description=token)
+    """
+    project = make_project(tmp_path, program, {"proj:token": {"secure": "v1:AAAABBBBCCCC"}})
+    records = {record.name: record for record in evaluate("test", root=project).resources}
+    assert records["c"].options["additional_secret_outputs"] == ["environment", "stdout"]
+    assert is_secret(records["from-stdout"].inputs["description"])
+    assert records["from-create"].inputs["description"] == "echo hi"
+    # An output that was a secret already keeps its value: the same marker as its source.
+    assert records["from-env"].inputs["description"] == records["from-token"].inputs["description"]
+
+
+def test_a_failed_plan_leaves_nothing_behind_for_the_next(tmp_path):
+    good = """
+    import pulumi
+    import pulumi_openstack as openstack
+    import pulumi_random as random
+    password = random.RandomPassword("pw", length=20)
+    openstack.networking.Network("n", name="n", description=password.result)
+    pulumi.export("pw", password.result)
+    """
+    bad = """
+    import pulumi_openstack as openstack
+    image = openstack.images.get_image_output(name="Ubuntu 22.04")
+    for i in range(5):
+        openstack.networking.Network(f"uses-image-{i}", name=image.id)
+    """
+    folders = {name: tmp_path / name for name in ("good", "bad", "again")}
+    for folder in folders.values():
+        folder.mkdir()
+    first = evaluate("test", root=make_project(folders["good"], good))
+    with pytest.raises(PlanError, match="has no offline answer"):
+        evaluate("test", root=make_project(folders["bad"], bad))
+    again = evaluate("test", root=make_project(folders["again"], good))
+    assert again.to_json() == first.to_json()
+    assert [r.name for r in again.resources] == ["n", "pw"] and is_secret(again.outputs["pw"])
+
+
 def test_project_defaults_and_overrides_reach_the_program(tmp_path):
     program = """
     import pulumi
@@ -123,7 +171,9 @@ def test_project_defaults_and_overrides_reach_the_program(tmp_path):
     assert len(evaluate("test", root=project).resources) == 5
     grown = evaluate("test", ["sizes.small=3"], root=project)
     assert sorted(r.name for r in grown.resources if r.name.startswith("small")) == [
-        "small-0", "small-1", "small-2"
+        "small-0",
+        "small-1",
+        "small-2",
     ]
     with pytest.raises(StackFileError, match="no config key 'nope'"):
         evaluate("test", ["nope.x=1"], root=project)
@@ -157,7 +207,7 @@ def test_text_plan_shows_tree_and_type_counts():
 def test_plan_errors_are_one_line_with_exit_code_2():
     missing = run_plan("nostack")
     assert missing.returncode == 2
-    expected = f"error: Pulumi.nostack.yaml: file not found in {REPO_ROOT}"
+    expected = f"infra.plan: error: Pulumi.nostack.yaml: file not found in {REPO_ROOT}"
     assert missing.stderr.strip().splitlines() == [expected]
     bad_key = run_plan("ovh", "--set", "nosuch.count=1")
     assert bad_key.returncode == 2
@@ -182,13 +232,16 @@ def test_declared_secrets_without_a_value_become_secret_placeholders(tmp_path):
 def test_the_program_runs_in_its_own_folder_like_under_the_pulumi_cli(tmp_path, monkeypatch):
     program = """
     import os
+    import pulumi
     import pulumi_openstack as openstack
     openstack.networking.Network("n", name=os.path.basename(os.getcwd()))
+    openstack.networking.Network("root", name=pulumi.get_root_directory())
     """
     project = make_project(tmp_path, program)  # main: prog/
     monkeypatch.chdir(tmp_path)
-    manifest = evaluate("test", root=project)
-    assert manifest.resources[0].inputs["name"] == "prog"
+    records = {record.name: record for record in evaluate("test", root=project).resources}
+    assert records["n"].inputs["name"] == "prog"
+    assert records["root"].inputs["name"] == str(project.resolve())  # where Pulumi.yaml is
     assert Path.cwd() == tmp_path  # restored afterwards
 
 

@@ -77,9 +77,9 @@ CASES = [
     ("unknown-section-set", None, ["show", "ovh", "--set", "polciy={gpu_budget: 1}"], 2,
      ["--set", "polciy", "did you mean policy?"]),
     ("bool-for-int", edited(gpu_count_true), ["show", "ovh"], 2,
-     ["valid integer", "hopsworks.gpu_workers.count"]),
+     ["expected an integer, found True", "hopsworks.gpu_workers.count", "(in "]),
     ("string-for-int", edited(worker_count_string), ["check", "ovh"], 2,
-     ["valid integer", "swarm.workers.count"]),
+     ["expected an integer, found '3'", "swarm.workers.count"]),
     ("brackets-kept", edited(container_with_capitals), ["show", "ovh"], 2,
      ["'^[a-z0-9][a-z0-9-]{1,40}$'", "storage.public_container"]),
     ("plain-placeholder-validated", edited(plain_placeholder_url), ["show", "ovh"], 2,
@@ -88,7 +88,8 @@ CASES = [
     ("unclosed-bracket", UNCLOSED, ["show", "ovh"], 2,
      ["Pulumi.ovh.yaml:4:", "not valid YAML", "expected ',' or ']'", "flow sequence at line 3, column 12"]),
     ("misspelt-key", edited(misspelt_gpu_workers), ["show", "ovh"], 2,
-     ["unknown key gpu_wrokers (did you mean gpu_workers?) for hopsworks"]),
+     ["unknown key 'gpu_wrokers' (did you mean 'gpu_workers'?) for hopsworks.gpu_wrokers",
+      "missing required key for hopsworks.gpu_workers"]),
     ("empty-file", "# nothing here yet\n", ["show", "ovh"], 2, ["Pulumi.ovh.yaml", "the file is empty"]),
     ("empty-config", "config:\n", ["check", "ovh"], 2, ["Pulumi.ovh.yaml", "'config:' is empty"]),
     ("duplicate-config", DUPLICATE, ["show", "ovh"], 2,
@@ -118,7 +119,7 @@ def test_faulty_input_is_one_literal_line_on_stderr(
     assert result.returncode == code, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
+    assert lines[0].startswith("infra.plan: error: ")
     for word in words:
         assert word in lines[0]
 

@@ -217,7 +217,7 @@ def test_cli_diffs_two_manifest_files(tmp_path):
     assert changed.returncode == 1
     missing = run_cli("diff", "--from", str(tmp_path / "nope.json"), "--to", str(tmp_path / "b.json"))
     assert missing.returncode == 2
-    assert missing.stderr.strip() == f"error: {tmp_path / 'nope.json'}: file not found"
+    assert missing.stderr.strip() == f"infra.plan: error: {tmp_path / 'nope.json'}: file not found"
     alone = run_cli("diff", "--from", str(tmp_path / "a.json"))
     assert alone.returncode == 2 and "--from and --to go together" in alone.stderr
 

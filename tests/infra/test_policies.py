@@ -284,7 +284,8 @@ def test_check_cli_passes_the_real_stack_and_fails_over_budget():
     bad = run_plan("check", "ovh", "--set", "policy={gpu_budget: -1}")
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
-        "error: Invalid configuration: Input should be greater than or equal to 0 for policy.gpu_budget"
+        "infra.plan: error: Invalid configuration: input should be greater than or equal to 0 "
+        "for policy.gpu_budget (in Pulumi.ovh.yaml)"
     ]
 
 
@@ -298,7 +299,7 @@ def test_check_cli_prints_one_line_per_violation_and_exits_1(monkeypatch, capsys
     leaky = Manifest(manifest.project, manifest.stack, [*manifest.resources, *extra])
     monkeypatch.setattr(plan, "evaluate", lambda stack, overrides, **_: leaky)
     with pytest.raises(typer.Exit) as exit_info:
-        plan.check("ovh", None, False)
+        plan.check("ovh", None)
     assert exit_info.value.exit_code == 1
     assert capsys.readouterr().out.splitlines() == [
         "ovh: images-pinned: deepcube-platform-ovh-x: "

@@ -171,7 +171,7 @@ def test_cube_uris_are_the_stacks_own_containers(stack):
         ("ovh", {"id": "x", "container": "scratch", "path": "a", "eodata": "b"}, "either container"),
         ("ovh", {"id": "x", "container": "scratch", "path": "/abs.zarr"}, "must be a relative path"),
         ("ovh", {"id": "x", "eodata": "cubes/x.zarr"}, "cloud.eodata is not set"),
-        ("creodias", {"id": "x", "uri": "/eodata-cubes/x.zarr"}, "unknown key uri"),
+        ("creodias", {"id": "x", "uri": "/eodata-cubes/x.zarr"}, "unknown key 'uri'"),
     ],
 )
 def test_a_cube_outside_the_stacks_storage_is_a_config_error(stack, cube, message):

@@ -173,6 +173,9 @@ def test_dashboards_signs_in_at_the_issuer_with_documented_keys_only(groups, con
     # The plugin sends <base_redirect_url>/auth/openid/login: exactly the registered redirect URI.
     redirect = settings["opensearch_security.openid.base_redirect_url"] + dashboards.LOGIN_PATH
     assert DASHBOARDS_CLIENT.redirect_uris(base) == [redirect]
+    # Signing out, it sends base_redirect_url as post_logout_redirect_uri: Hydra must know it.
+    returning = settings["opensearch_security.openid.base_redirect_url"]
+    assert DASHBOARDS_CLIENT.post_logout_redirect_uris(base) == [returning] == [f"{base}/logs"]
     assert settings["opensearch_security.openid.scope"].split() == ["openid", "email", "profile", "role"]
     assert settings["server.basePath"] == board.route.path == "/logs"
     assert settings["opensearch.hosts"] == ["http://opensearch:9200"]

@@ -56,6 +56,9 @@ def test_registered_and_the_real_plan_passes(ovh):
     assert by_id["opensearch-dashboards"]["redirect_uris"] == [
         "https://ovh.deepcube.example.eu/logs/auth/openid/login"
     ]
+    assert by_id["opensearch-dashboards"]["post_logout_redirect_uris"] == [
+        "https://ovh.deepcube.example.eu/logs"
+    ]
     assert by_id["ci"]["grant_types"] == ["client_credentials"] and by_id["ci"]["redirect_uris"] == []
     assert STACK_POLICIES[POLICY](ovh.resources, _ctx(ovh)) == []
 
@@ -96,6 +99,18 @@ def test_a_redirect_off_the_site_is_named(ovh, monkeypatch, capsys):
     lines = ours(check_lines(edit_clients(ovh, elsewhere), monkeypatch, capsys))
     assert len(lines) == 1
     assert "client 'portainer' redirects to 'https://evil.example.com/cb', not https:// on" in lines[0]
+
+
+def test_a_post_logout_return_off_the_site_is_named(ovh, monkeypatch, capsys):
+    def elsewhere(clients):
+        board = next(c for c in clients if c["client_id"] == "opensearch-dashboards")
+        board["post_logout_redirect_uris"] = ["http://ovh.deepcube.example.eu/logs"]
+
+    lines = ours(check_lines(edit_clients(ovh, elsewhere), monkeypatch, capsys))
+    assert len(lines) == 1
+    assert (
+        "'opensearch-dashboards' redirects to 'http://ovh.deepcube.example.eu/logs', not https://" in lines[0]
+    )
 
 
 def test_a_plain_http_issuer_is_named(ovh, monkeypatch, capsys):

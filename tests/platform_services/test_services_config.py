@@ -31,7 +31,7 @@ def test_defaults_are_complete_and_pinned():
     [
         (
             {"monitoring": {"enabeld": False}},
-            "Extra inputs are not permitted for services.monitoring.enabeld",
+            "unknown key 'enabeld' \\(did you mean 'enabled'\\?\\) for services.monitoring.enabeld",
         ),
         (
             {"monitoring": {"grafana_image": "grafana/grafana:latest"}},
@@ -53,6 +53,15 @@ def test_defaults_are_complete_and_pinned():
         ({"identity": {"enabled": False}}, "identity must be enabled to protect the admin UIs"),
         ({"social_media": {"enabled": True}}, "api_image and worker_image are required"),
         ({"domain": "Not A Domain"}, "for services.domain"),
+        (
+            {"gateway": {"postgis_prot": 5433}},
+            r"^Invalid configuration: unknown key 'postgis_prot' \(did you mean 'postgis_port'\?\) "
+            r"for services.gateway.postgis_prot$",
+        ),
+        (
+            {"gateway": {"postgis_port": "many"}},
+            "expected an integer, found 'many' for services.gateway.postgis_port",
+        ),
     ],
 )
 def test_invalid_values_name_the_key(change, message):

@@ -21,7 +21,7 @@ import yaml
 from components.catalogue import all_specs
 from components.catalogue.hub import JUPYTER_CLIENT
 from components.catalogue.identity import MACHINE_CLIENTS, consent_url
-from components.oidc import OidcClient, issuer
+from components.oidc import ClientError, OidcClient, issuer
 from components.render.hydra import render_registration_script
 from components.render.identity import render_identity_schema
 from components.render.sso import GRAFANA_ROLE_PATH
@@ -319,7 +319,9 @@ esac
 
 def test_registration_creates_then_updates_each_client_with_its_secret(tmp_path):
     clients = [
-        OidcClient("grafana", "Grafana", redirect_paths=("/grafana/login/generic_oauth",)),
+        OidcClient(
+            "grafana", "Grafana", redirect_paths=("/grafana/login/generic_oauth",), post_logout_paths=("/",)
+        ),
         *MACHINE_CLIENTS,
     ]
     secrets = tmp_path / "secrets"
@@ -347,6 +349,8 @@ def test_registration_creates_then_updates_each_client_with_its_secret(tmp_path)
         ("ci", "S3cr3tci"),
     ]
     assert imported[0]["redirect_uris"] == ["https://p.example.org/grafana/login/generic_oauth"]
+    assert imported[0]["post_logout_redirect_uris"] == ["https://p.example.org/"]
+    assert imported[1]["post_logout_redirect_uris"] == []
     assert imported[1]["grant_types"] == ["client_credentials"] and imported[1]["skip_consent"] is True
     imports = [line for line in (state / "calls").read_text().splitlines() if line.startswith("import")]
     assert imports and not any(Path(line.split()[-1]).exists() for line in imports)  # secret file gone
@@ -357,6 +361,7 @@ def test_registration_creates_then_updates_each_client_with_its_secret(tmp_path)
     assert (
         "--secret S3cr3tgrafana" in update
         and "--redirect-uri https://p.example.org/grafana/login/generic_oauth" in update
+        and "--post-logout-callback https://p.example.org/" in update
     )
     assert "S3cr3t" not in script
 
@@ -453,6 +458,21 @@ def consent(tmp_path):
     process.terminate()
     process.wait(timeout=10)
     apis.server.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fault"),
+    [
+        (
+            {"grant_types": ("client_credentials",), "role": "scientist", "post_logout_paths": ("/",)},
+            "machine",
+        ),
+        ({"redirect_paths": ("/cb",), "post_logout_paths": ("https://elsewhere.example/",)}, "site-relative"),
+    ],
+)
+def test_a_client_declaration_against_the_rules_is_refused(kwargs, fault):
+    with pytest.raises(ClientError, match=fault):
+        OidcClient("module", "Module", **kwargs)
 
 
 def test_consent_puts_the_role_into_the_id_token_and_the_access_token(consent):
