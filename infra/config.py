@@ -115,7 +115,7 @@ def _check_cube_locations(cfg: PlatformConfig) -> None:
     """A cube is read from one of the stack's own containers or from EODATA, nothing else."""
     containers = [cfg.storage.public_container, *cfg.storage.private_containers]
     for index, cube in enumerate(cfg.services.data.cubes):
-        key = f"services.data.cubes[{index}]"
+        key = f"services.data.cubes.{index}"
         if cube.container is not None and cube.container not in containers:
             message = f"{cube.container!r} is not one of the stack's containers ({', '.join(containers)})"
             raise ConfigError(invalid(message, f"{key}.container"))

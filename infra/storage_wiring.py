@@ -63,7 +63,7 @@ def cube_uris(cfg: PlatformConfig, storage_name: str) -> dict[str, str]:
             unmounted = [f"{key}.eodata" for key, pool in data_pools(cfg).items() if not pool.eodata]
             raise ConfigError(
                 "Invalid configuration: the nodes the data services run on do not all mount EODATA "
-                f"(see {', '.join(unmounted) or 'cloud.eodata'}) for services.data.cubes[{index}].eodata"
+                f"(see {', '.join(unmounted) or 'cloud.eodata'}) for services.data.cubes.{index}.eodata"
             )
         uris[cube.id] = uri
     return uris

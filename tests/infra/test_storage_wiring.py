@@ -186,7 +186,7 @@ def test_an_eodata_cube_needs_every_data_node_to_mount_eodata():
         ("services.data.cubes", [{"id": "x", "eodata": "cubes/x.zarr"}]),
         ("swarm.workers.eodata", False),
     )
-    with pytest.raises(ConfigError, match=r"swarm.workers.eodata.*for services.data.cubes\[0\].eodata"):
+    with pytest.raises(ConfigError, match=r"swarm.workers.eodata.*for services.data.cubes.0.eodata"):
         storage_wiring.cube_uris(cfg, "store")
 
 
