@@ -61,6 +61,11 @@ def logout_url(base_url: str) -> str:
     return issuer(base_url) + "oauth2/sessions/logout"
 
 
+def _on_site(base_url: str, paths: Sequence[str]) -> list[str]:
+    """Site-relative `paths` as absolute URLs on the stack's site."""
+    return [base_url.rstrip("/") + path for path in paths]
+
+
 @dataclass(frozen=True)
 class OidcClient:
     """One client registered in Hydra.
@@ -112,10 +117,10 @@ class OidcClient:
         return f"{SECRET_DIR}/{self.secret_key}"
 
     def redirect_uris(self, base_url: str) -> list[str]:
-        return [base_url.rstrip("/") + path for path in self.redirect_paths]
+        return _on_site(base_url, self.redirect_paths)
 
     def post_logout_redirect_uris(self, base_url: str) -> list[str]:
-        return [base_url.rstrip("/") + path for path in self.post_logout_paths]
+        return _on_site(base_url, self.post_logout_paths)
 
     def registration(self, base_url: str) -> dict[str, object]:
         """The client as Hydra's admin API takes it (`POST /admin/clients`), without its secret."""

@@ -1,4 +1,5 @@
-"""The base of every config model (`StrictModel`) and the offline stand-ins of secret strings it excuses.
+"""The base of every config model (`StrictModel`), the rule its address lists share
+(`narrow_cidrs`), and the offline stand-ins of secret strings it excuses.
 
 The real value of a `--secret` stack key (e.g. an installer URL with a token) is only decrypted by
 the Pulumi CLI; offline (`python -m infra.plan`, the tests), the program sees a placeholder
@@ -10,6 +11,7 @@ models that components read, so that components need nothing from `infra`.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -61,3 +63,16 @@ class StrictModel(BaseModel):
     @classmethod
     def _secret_stand_in(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
         return accept_secret_stand_in(value, handler, info)
+
+
+def narrow_cidrs(cidrs: list[str], opens: str) -> list[str]:
+    """`cidrs` if each is a CIDR and none is the whole internet (prefix /0), which would open
+    `opens` (e.g. "SSH", "PostGIS") to everyone; for the config models' field validators."""
+    for cidr in cidrs:
+        try:
+            net = ipaddress.ip_network(cidr)
+        except ValueError:
+            raise ValueError(f"{cidr!r} is not a CIDR") from None
+        if net.prefixlen == 0:
+            raise ValueError(f"{cidr} would open {opens} to the whole internet")
+    return cidrs

@@ -14,7 +14,6 @@ The models live with the components that read them (the catalogue, `components.p
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 
@@ -24,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from components.secret_stand_ins import StrictModel
+from components.secret_stand_ins import StrictModel, narrow_cidrs
 from components.service_spec import SpecError, check_pinned_image
 
 
@@ -69,14 +68,7 @@ class GatewayConfig(_Module):
     @field_validator("postgis_clients")
     @classmethod
     def _cidrs(cls, cidrs: list[str]) -> list[str]:
-        for cidr in cidrs:
-            try:
-                net = ipaddress.ip_network(cidr)
-            except ValueError:
-                raise ValueError(f"{cidr!r} is not a CIDR") from None
-            if net.prefixlen == 0:
-                raise ValueError(f"{cidr} would open PostGIS to the whole internet")
-        return cidrs
+        return narrow_cidrs(cidrs, "PostGIS")
 
 
 class IdentityConfig(_Module):

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import fsspec.asyn
@@ -106,25 +108,66 @@ def open_cube(
 
     `chunks` is xarray's (default: xarray's own, dask-backed); the semantic loader passes None to
     read windows itself. `consolidated=None` also opens cubes without consolidated metadata."""
+    path = _ready_to_read(path, storage_options)
+    return _open_zarr(
+        path, storage_options, chunks=chunks, consolidated=consolidated, decode_timedelta=decode_timedelta
+    )
+
+
+def open_cube_saying_how(path: str, storage_options: dict[str, Any] | None = None) -> tuple[xr.Dataset, bool]:
+    """(the cube, whether it was opened through consolidated metadata), for `info` and `validate`,
+    which also inspect cubes that lack it. The store is checked and recovered once; only the Zarr
+    open is tried again without consolidated metadata (the first failure is the one reported)."""
+    path = _ready_to_read(path, storage_options)
+    try:
+        return _open_zarr(path, storage_options, consolidated=True), True
+    except StoreError as consolidated_failure:
+        try:
+            return _open_zarr(path, storage_options, consolidated=False), False
+        except StoreError:
+            raise consolidated_failure from None
+
+
+def _ready_to_read(path: str, storage_options: dict[str, Any] | None) -> str:
+    """Steps 1-3 of the module docstring; the path as the store knows it (no trailing slash)."""
     path = path.rstrip("/") or path
-    remote = is_remote(path)
-    if remote:
+    if is_remote(path):
         check_remote(path, storage_options, "cube")
     elif not os.path.exists(path):
         raise StoreError(f"cannot open cube {path}: not found (no such folder)")
+    with _store_errors(path, storage_options):
+        recover(path, storage_options)
+        busy = writer_in_flight(path, storage_options)
+    if busy is not None:
+        raise StoreError(f"cannot open cube {path}: {busy}")
+    return path
+
+
+def _open_zarr(
+    path: str,
+    storage_options: dict[str, Any] | None,
+    *,
+    chunks: Any = _DEFAULT,
+    consolidated: bool | None,
+    decode_timedelta: bool | None = None,
+) -> xr.Dataset:
+    """Step 4: the Zarr store, lazily, any failure one StoreError line."""
     kwargs: dict[str, Any] = {"consolidated": consolidated}
-    if remote:
+    if is_remote(path):
         kwargs["storage_options"] = normalise_options(path, storage_options)
     if chunks is not _DEFAULT:
         kwargs["chunks"] = chunks
     if decode_timedelta is not None:
         kwargs["decode_timedelta"] = decode_timedelta
-    try:
-        recover(path, storage_options)
-        busy = writer_in_flight(path, storage_options)
-        if busy is not None:
-            raise StoreError(f"cannot open cube {path}: {busy}")
+    with _store_errors(path, storage_options):
         return xr.open_zarr(path, **kwargs)
+
+
+@contextlib.contextmanager
+def _store_errors(path: str, storage_options: dict[str, Any] | None) -> Iterator[None]:
+    """A failure inside the block (other than the engine's own errors) as `cannot open cube` line."""
+    try:
+        yield
     except CubeEngineError:
         raise
     except Exception as exc:

@@ -11,7 +11,7 @@ import xarray as xr
 from pydantic import BaseModel
 
 from .constants import CONVENTIONS, CRS_VAR, GEOGRAPHIC_DIMS, PROJECTED_DIMS, TIME_DIM
-from .errors import GridError, StoreError
+from .errors import GridError
 from .grid import regular_step
 from .storage import filesystem, is_remote
 
@@ -187,17 +187,9 @@ def validate_cube(ds: xr.Dataset, consolidated: bool = True) -> list[str]:
 
 
 def open_for_inspection(path: str, storage_options: dict | None = None) -> tuple[xr.Dataset, bool]:
-    """Open with consolidated metadata if present (and say whether it was), else without.
+    """Open with consolidated metadata if present (and say whether it was), else without: the
+    store is checked once, so a dead endpoint fails at its one reachability check instead of Zarr
+    retrying every metadata key before the error is shown (`access.open_cube_saying_how`)."""
+    from .access import open_cube_saying_how
 
-    Both opens go through `access.open_cube`, so what a killed writer left is recovered first and
-    a store that cannot be reached fails at its one reachability check each time, instead of
-    Zarr retrying every metadata key of a dead endpoint before the error is shown."""
-    from .access import open_cube
-
-    try:
-        return open_cube(path, storage_options), True
-    except StoreError as consolidated_failure:
-        try:
-            return open_cube(path, storage_options, consolidated=False), False
-        except StoreError:
-            raise consolidated_failure from None
+    return open_cube_saying_how(path, storage_options)

@@ -79,11 +79,6 @@ class Boundary:
                 raise
             self.fail(exc)
 
-    def run(self, action: Callable[[], T]) -> T:
-        """`action()` inside the boundary."""
-        with self.guard():
-            return action()
-
     def wrap(self, command: Callable[..., T]) -> Callable[..., T]:
         """`command` inside the boundary (typer reads the signature through `functools.wraps`)."""
 

@@ -22,7 +22,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -212,14 +212,15 @@ def _unknown_key(
     missing = [str(p[-1]) for p in groups if p[:-1] == parent and _kind(groups[p]) == "missing"]
     model = _model_at(parent, root)
     accepted = list(model.model_fields) if model is not None else []
-    close = _closest(key, missing) or _closest(key, accepted)
+    close = did_you_mean(key, missing) or did_you_mean(key, accepted)
     if close is None:
         return f"unknown key {key!r}", None
     return f"unknown key {key!r} (did you mean {close!r}?)", (*parent, close)
 
 
-def _closest(word: str, candidates: list[str]) -> str | None:
-    found = difflib.get_close_matches(word, sorted(set(candidates)), n=1)
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to a misspelt `word`, if one is close enough to be the likely intent."""
+    found = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
     return found[0] if found else None
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from components.network import DEFAULT_MTU
-from components.secret_stand_ins import StrictModel
+from components.secret_stand_ins import StrictModel, narrow_cidrs
 
 ROLES = ("swarm", "hopsworks", "data", "interlink")
 """The private network roles every stack has (one network + subnet each)."""
@@ -92,14 +92,7 @@ class AccessConfig(StrictModel):
     @field_validator("ssh_allowed_cidrs")
     @classmethod
     def _narrow(cls, cidrs: list[str]) -> list[str]:
-        for cidr in cidrs:
-            try:
-                net = ipaddress.ip_network(cidr)
-            except ValueError as exc:
-                raise ValueError(f"{cidr!r} is not a CIDR") from exc
-            if net.prefixlen == 0:
-                raise ValueError(f"{cidr} would open SSH to the whole internet")
-        return cidrs
+        return narrow_cidrs(cidrs, "SSH")
 
     @field_validator("authorized_keys")
     @classmethod

@@ -74,12 +74,15 @@ def _stack_file(stack: str, config_file: Path | None) -> str:
     return str(config_file) if config_file is not None else f"Pulumi.{stack}.yaml"
 
 
-def _plan(stack: str, overrides: list[str], config_file: Path | None = None) -> Manifest:
-    """Evaluate offline; a config error raised inside the program is told as the config's own line,
-    with the stack file it is about."""
-    _read(stack, overrides, config_file)
+def _plan(
+    stack: str, overrides: list[str], config_file: Path | None = None
+) -> tuple[ProjectFile, StackConfig, Manifest]:
+    """The stack's config (read first, so a bad stack file is told before anything runs) and its
+    offline plan; a config error raised inside the program is told as the config's own line, with
+    the stack file it is about."""
+    project, config = _read(stack, overrides, config_file)
     try:
-        return evaluate(stack, overrides, config_file=config_file)
+        return project, config, evaluate(stack, overrides, config_file=config_file)
     except PlanError as exc:
         if isinstance(exc.__cause__, ConfigError):
             raise ConfigError(in_file(str(exc.__cause__), _stack_file(stack, config_file))) from exc
@@ -94,7 +97,7 @@ def show(
     config_file: ConfigFileOption = None,
 ) -> None:
     """Print what STACK declares: a tree by parent with counts per type, or the JSON manifest."""
-    manifest = _plan(stack, set_ or [], config_file)
+    _, _, manifest = _plan(stack, set_ or [], config_file)
     if as_json:
         sys.stdout.write(manifest.to_json())
     else:
@@ -146,8 +149,7 @@ def check(
 
     Settings come from the stack config key `policy` (e.g. `policy: {gpu_budget: 4}`).
     """
-    manifest = _plan(stack, set_ or [], config_file)
-    project, config = _read(stack, set_ or [], config_file)
+    project, config, manifest = _plan(stack, set_ or [], config_file)
     try:
         violations = check_manifest(manifest, short_config(config.values, project.name))
     except PolicyConfigError as exc:

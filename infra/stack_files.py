@@ -13,7 +13,6 @@ errors: a tab, an unclosed bracket, a key given twice, an empty file, an unknown
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 from collections.abc import Collection, Iterable
@@ -22,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from deepcube.cli import one_line
+from deepcube.config_errors import did_you_mean
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "secret-placeholder"
@@ -90,10 +92,6 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _yaml_error(path: Path, exc: yaml.YAMLError) -> StackFileError:
     """`FILE:LINE:COLUMN: not valid YAML: PROBLEM (CONTEXT at line L, column C)`, on one line."""
     mark = getattr(exc, "problem_mark", None)
@@ -102,7 +100,7 @@ def _yaml_error(path: Path, exc: yaml.YAMLError) -> StackFileError:
     context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
     if context and context_mark is not None and (mark is None or context_mark.line != mark.line):
         problem = f"{problem} ({context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
-    return StackFileError(_one_line(f"{where}: not valid YAML: {problem}"))
+    return StackFileError(one_line(f"{where}: not valid YAML: {problem}"))
 
 
 def _load_yaml(path: Path, expected: str) -> dict[str, Any]:
@@ -114,18 +112,12 @@ def _load_yaml(path: Path, expected: str) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise _yaml_error(path, exc) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise StackFileError(_one_line(f"{path.name}: cannot be read ({exc})")) from None
+        raise StackFileError(one_line(f"{path.name}: cannot be read ({exc})")) from None
     if data is None:
         raise StackFileError(f"{path.name}: the file is empty (expected {expected})")
     if not isinstance(data, dict):
         raise StackFileError(f"{path.name}: expected a mapping at the top level, found {type(data).__name__}")
     return data
-
-
-def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """The candidate closest to a misspelt `word`, if one is close enough to be the likely intent."""
-    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
-    return close[0] if close else None
 
 
 def _hint(word: str, candidates: Iterable[str]) -> str:
@@ -279,7 +271,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
-        raise StackFileError(_one_line(f"--set {key}: value is not valid YAML ({exc})")) from exc
+        raise StackFileError(one_line(f"--set {key}: value is not valid YAML ({exc})")) from exc
     return key.strip(), value
 
 

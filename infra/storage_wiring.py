@@ -14,6 +14,7 @@ from components.catalogue.common import DATA
 from components.data_access import DataAccess
 from components.services_config import CubeRef
 from components.storage import container_name
+from deepcube.config_errors import invalid
 from infra.config import PlatformConfig
 from infra.config_errors import ConfigError
 from infra.pools_config import PoolConfig
@@ -61,10 +62,11 @@ def cube_uris(cfg: PlatformConfig, storage_name: str) -> dict[str, str]:
         uri = cube_location(cube, storage_name, eodata)
         if uri is None:
             unmounted = [f"{key}.eodata" for key, pool in data_pools(cfg).items() if not pool.eodata]
-            raise ConfigError(
-                "Invalid configuration: the nodes the data services run on do not all mount EODATA "
-                f"(see {', '.join(unmounted) or 'cloud.eodata'}) for services.data.cubes.{index}.eodata"
+            problem = (
+                "the nodes the data services run on do not all mount EODATA "
+                f"(see {', '.join(unmounted) or 'cloud.eodata'})"
             )
+            raise ConfigError(invalid(problem, f"services.data.cubes.{index}.eodata"))
         uris[cube.id] = uri
     return uris
 

@@ -85,9 +85,9 @@ def _update_flags(client: OidcClient, base_url: str) -> list[str]:
     ]
     if not client.machine:
         flags += ["--response-type", "code"]
-    for uri in client.redirect_uris(base_url):
+    for uri in registration["redirect_uris"]:
         flags += ["--redirect-uri", uri]
-    for uri in client.post_logout_redirect_uris(base_url):
+    for uri in registration["post_logout_redirect_uris"]:
         flags += ["--post-logout-callback", uri]
     return flags
 

@@ -9,7 +9,6 @@ a pure function of (file, variable, time indices, pixel window): only that windo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -123,14 +122,16 @@ class SourceReader(ABC):
         """Decoded float32 (n_steps, wy, wx) of `variable` in one file's pixel `window` (written
         into `out`, a float32 array of that shape, when given); `steps` None: the first step."""
         steps = slice(0, 1) if steps is None else steps
-        with ExitStack() as lock:
-            # The lock guards the handle cache, and the read itself unless the library is
-            # thread-safe; decoding runs outside it.
-            lock.enter_context(LIBRARY_LOCK)
-            opened = handle(self, info.files[file_index], info.config.storage_options)
-            if self.thread_safe:
-                lock.close()
+        # The lock guards the handle cache, and the read itself unless the library is thread-safe;
+        # decoding runs outside it.
+        path, options = info.files[file_index], info.config.storage_options
+        if self.thread_safe:
+            with LIBRARY_LOCK:
+                opened = handle(self, path, options)
             raw = self.read_raw(opened, variable, steps, window)
+        else:
+            with LIBRARY_LOCK:
+                raw = self.read_raw(handle(self, path, options), variable, steps, window)
         return variable.decode(raw[None] if raw.ndim == 2 else raw, out)
 
 

@@ -9,11 +9,13 @@ one, walks the user journey and tears everything down. Modules, one concern each
 - `plan`: the real program evaluated offline, generated secrets given fresh values for the run;
 - `records`: the record types and what a service declares; `spec_inputs`, `object_specs` and
   `service_spec`: plan records -> Docker Engine API specs, one to one (pure);
-- `nodes`: which plan nodes the box must host (pure) and the node containers;
-- `images`: base image, wheelhouse, builds and the one stand-in table;
-- `dockerd`: the private engine's lifecycle;
-- `apply`: networks, secrets, configs and services on the swarm;
-- `journey`: the user journey's steps;
+- `nodes` and `topology`: which plan nodes the box must host and the node containers;
+- `images`: base image, builds and the one stand-in table; `wheelhouse`: the host-made wheels;
+- `dockerd`: the private engine's lifecycle; `run_state`: what one run holds;
+- `provision`: images into the nodes, the S3 stand-in (`tls`: its certificate from the box's CA);
+- `apply`: networks, secrets, configs and services on the swarm; `swarm_ops`: converging, scaling;
+- `journey` and `usecase_step`: the user journey's steps; `report`: what ran and what did not;
+  `progress`: the run's timestamped lines;
 - `cli`: the command line and the teardown on every exit path.
 """
 

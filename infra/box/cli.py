@@ -22,7 +22,7 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 import docker
-from deepcube.cli import error_line
+from deepcube.cli import BAD_INPUT, INTERRUPTED, error_line
 from infra.box import BoxError
 from infra.box.apply import Applier, wait_converged
 from infra.box.dockerd import Engine, Layout
@@ -104,10 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             parse_override(text)
     except StackFileError as exc:
         print(error_line("box", exc), file=sys.stderr)
-        return 2
+        return BAD_INPUT
     if os.geteuid() != 0:
         print(error_line("box", "run as root (it starts its own Docker engine)"), file=sys.stderr)
-        return 2
+        return BAD_INPUT
     run = Run(
         progress=Progress(),
         layout=Layout(args.cache),
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, Interrupted) as exc:
         run.progress.say(f"interrupted ({type(exc).__name__} {exc}); tearing down")
         run.failed_steps.append("interrupted")
-        code = 130
+        code = INTERRUPTED
     except (BoxError, docker.errors.DockerException) as exc:
         run.progress.say(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
         code = 1

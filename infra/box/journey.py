@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import docker
 from infra.box import BoxError
+from infra.box.records import SERVICE_TYPE
 from infra.box.records import labels as label_map
 from infra.manifest import Manifest, ResourceRecord
 
@@ -71,7 +72,7 @@ def task_container(api: docker.APIClient, service_name: str, timeout_s: float = 
 
 
 def plan_service(manifest: Manifest, short: str) -> ResourceRecord | None:
-    for record in manifest.of_type("docker:index/service:Service"):
+    for record in manifest.of_type(SERVICE_TYPE):
         if label_map(record.inputs.get("labels")).get("deepcube.service") == short:
             return record
     return None

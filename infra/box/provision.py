@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import docker
 from infra.box import BoxError
@@ -25,6 +24,7 @@ from infra.box.images import (
     stream_image,
     substitute,
 )
+from infra.box.journey import exec_in, task_container
 from infra.box.records import (
     IMAGE_TYPE,
     SERVICE_TYPE,
@@ -37,6 +37,7 @@ from infra.box.run_state import Image, Run
 from infra.box.tls import ensure_ca, server_cert
 from infra.box.topology import fits
 from infra.box.wheelhouse import dockerfile_packages, ensure_wheelhouse, image_python
+from infra.invariants.storage import CONTAINER
 from infra.manifest import ResourceRecord
 from infra.stack_files import REPO_ROOT
 
@@ -145,7 +146,7 @@ def s3_stand_in(run: Run, host: docker.APIClient) -> None:
     assert run.plan is not None and run.cluster is not None and run.applier is not None
     p = run.progress
     api = run.cluster.leader.api
-    endpoint_host = urlsplit(f"https://{S3_HOST}").hostname or S3_HOST
+    endpoint_host = S3_HOST
     wired = [
         spec
         for spec in run.applier.deployment.specs.values()
@@ -192,12 +193,7 @@ def s3_stand_in(run: Run, host: docker.APIClient) -> None:
     problems = wait_converged(api, {"deepcube-box-s3": service["ID"]}, set(), 120, p.say)
     if problems:
         raise BoxError(f"the S3 stand-in did not start: {problems['deepcube-box-s3']}")
-    buckets = [
-        str(r.inputs["name"])
-        for r in run.plan.manifest.of_type("openstack:objectstorage/container:Container")
-    ]
-    from infra.box.journey import exec_in, task_container
-
+    buckets = [str(r.inputs["name"]) for r in run.plan.manifest.of_type(CONTAINER)]
     container = task_container(api, "deepcube-box-s3")
     script = (
         "import sys, boto3; s3 = boto3.client('s3', endpoint_url='https://127.0.0.1', verify=False,"

@@ -8,13 +8,14 @@ must not need the translations to Engine API specs (`object_specs`, `service_spe
 
 from __future__ import annotations
 
+from infra.invariants.topology import DOCKER_CONFIG, DOCKER_NETWORK, DOCKER_SECRET, DOCKER_SERVICE
 from infra.manifest import ResourceRecord
 from infra.mock_engine import stable_token
 
-NETWORK_TYPE = "docker:index/network:Network"
-SECRET_TYPE = "docker:index/secret:Secret"
-CONFIG_TYPE = "docker:index/serviceConfig:ServiceConfig"
-SERVICE_TYPE = "docker:index/service:Service"
+NETWORK_TYPE = DOCKER_NETWORK
+SECRET_TYPE = DOCKER_SECRET
+CONFIG_TYPE = DOCKER_CONFIG
+SERVICE_TYPE = DOCKER_SERVICE
 IMAGE_TYPE = "docker:index/image:Image"
 SWARM_TYPES = (NETWORK_TYPE, SECRET_TYPE, CONFIG_TYPE, SERVICE_TYPE)
 
